@@ -1,0 +1,50 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "ferris-usage",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ferris-usage", targets: ["FerrisUsageCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
+        .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
+                       providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        // Thin, safe wrappers.
+        .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "PostgreSQL", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
+        // The usage standard: CloudEvents codec, usage event and totals model. No I/O.
+        .target(name: "UsageStandard"),
+        // The stage library: windows and aggregation. No I/O.
+        .target(name: "UsageStages", dependencies: ["UsageStandard"]),
+        // The service: the consume -> aggregate -> sink -> commit loop and its sinks.
+        .target(name: "UsageService", dependencies: [
+            "Kafka", "PostgreSQL", "UsageStandard", "UsageStages",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        // Realistic events for the seed scenarios, and the totals they must produce.
+        .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
+        .executableTarget(name: "FerrisUsageCLI", dependencies: [
+            "UsageService", "UsageSimulation", "Kafka", "PostgreSQL", "UsageStandard",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/ferris-usage"),
+        .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
+        .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "Kafka", "PostgreSQL", "UsageService", "UsageSimulation", "UsageStandard",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

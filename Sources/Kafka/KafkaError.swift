@@ -1,0 +1,49 @@
+import CRdKafka
+
+/// An error reported by librdkafka or by the wrapper, saying what failed and what to do about it.
+public struct KafkaError: Error, CustomStringConvertible, Sendable {
+    /// What kind of failure this is.
+    public enum Kind: Sendable, Equatable {
+        /// A configuration property was rejected; the message names it.
+        case configuration
+        /// librdkafka could not create a client handle.
+        case clientCreation
+        /// A broker request or client operation failed.
+        case operation
+        /// A produced record was not delivered.
+        case delivery
+        /// An operation did not finish in time.
+        case timeout
+        /// A fatal error: the client must be recreated.
+        case fatal
+    }
+
+    /// What kind of failure this is.
+    public let kind: Kind
+    /// librdkafka's error code (`rd_kafka_resp_err_t`), 0 where none applies.
+    public let code: Int32
+    /// A message saying what was wrong and what to do.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ kind: Kind, code: Int32 = 0, _ message: String) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+    }
+
+    init(_ kind: Kind, _ err: rd_kafka_resp_err_t, context: String) {
+        let text = String(cString: rd_kafka_err2str(err))
+        self.init(kind, code: err.rawValue, "\(context): \(text)")
+    }
+
+    /// Whether the error code says that the topic already exists.
+    public var isTopicAlreadyExists: Bool { code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.rawValue }
+
+    public var description: String { "Kafka \(kind): \(message)" }
+}
+
+/// The text in a NUL-terminated C buffer.
+func string(fromBuffer buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}

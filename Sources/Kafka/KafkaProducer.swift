@@ -1,0 +1,203 @@
+import CRdKafka
+import Logging
+
+/// An outgoing record: topic, key, value and headers, with owned bytes.
+public struct KafkaOutgoingRecord: Sendable {
+    /// The topic to produce to.
+    public var topic: String
+    /// The key, nil for a null key.
+    public var key: [UInt8]?
+    /// The value, nil for a null value (a tombstone).
+    public var value: [UInt8]?
+    /// The headers, in order.
+    public var headers: [KafkaHeader]
+    /// The partition, nil to let the partitioner choose from the key.
+    public var partition: Int32?
+    /// The record timestamp in milliseconds since the epoch, nil for the current time.
+    public var timestampMilliseconds: Int64?
+
+    /// Creates an outgoing record.
+    public init(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+                partition: Int32? = nil, timestampMilliseconds: Int64? = nil) {
+        self.topic = topic
+        self.key = key
+        self.value = value
+        self.headers = headers
+        self.partition = partition
+        self.timestampMilliseconds = timestampMilliseconds
+    }
+}
+
+/// An idempotent producer with delivery reports read from librdkafka's event queue.
+///
+/// `send` only enqueues; `awaitDeliveries` blocks until every enqueued record is acknowledged
+/// by the broker and throws if any was not. Blocking: call from a dedicated thread.
+public final class KafkaProducer: @unchecked Sendable {
+    let handle: OpaquePointer
+    private let mainQueue: OpaquePointer
+    private let logs: KafkaLogBridge
+    private let logger: Logger
+    private var inFlight = 0
+    private var firstFailure: KafkaError?
+
+    /// Creates a producer; `enable.idempotence` defaults to true (no duplicates or reordering on retries).
+    public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
+        var config = configuration.withDefaults([
+            "enable.idempotence": "true",
+            "linger.ms": "5",
+            "log_level": rdkafkaLogLevel(for: logger.logLevel),
+        ])
+        config["log.queue"] = "true"
+        let conf = try config.makeNative()
+        rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorBuffer, errorBuffer.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(.clientCreation, "could not create producer: \(string(fromBuffer: errorBuffer))")
+        }
+        self.handle = handle
+        self.logger = logger
+        self.logs = KafkaLogBridge(handle: handle, logger: logger)
+        self.mainQueue = rd_kafka_queue_get_main(handle)
+    }
+
+    deinit {
+        rd_kafka_queue_destroy(mainQueue)
+        logs.destroy()
+        rd_kafka_destroy(handle)
+    }
+
+    /// Enqueues a record. When librdkafka's queue is full, serves delivery reports until there is room.
+    public func send(_ record: KafkaOutgoingRecord) throws(KafkaError) {
+        try send(topic: record.topic, key: record.key, value: record.value, headers: record.headers,
+                 partition: record.partition, timestampMilliseconds: record.timestampMilliseconds)
+    }
+
+    /// Enqueues a record from borrowed bytes (copied by librdkafka).
+    public func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
+                     partition: Int32? = nil, timestampMilliseconds: Int64? = nil) throws(KafkaError) {
+        while true {
+            let err = produce(topic: topic, key: key, value: value, headers: headers,
+                              partition: partition, timestamp: timestampMilliseconds)
+            if err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                inFlight += 1
+                return
+            }
+            guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
+                throw KafkaError(.operation, err, context: "produce to \(topic)")
+            }
+            serveEvents(timeoutMilliseconds: 50)
+        }
+    }
+
+    /// Blocks until every record sent so far is acknowledged; throws the first delivery failure
+    /// (and forgets it, so the caller can retry after handling it).
+    public func awaitDeliveries(timeoutMilliseconds: Int = 60_000) throws(KafkaError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(timeoutMilliseconds)
+        while inFlight > 0 {
+            guard clock.now < deadline else {
+                throw KafkaError(.timeout, "\(inFlight) record(s) not acknowledged within \(timeoutMilliseconds) ms; is the broker reachable?")
+            }
+            serveEvents(timeoutMilliseconds: 100)
+        }
+        if let failure = firstFailure {
+            firstFailure = nil
+            throw failure
+        }
+    }
+
+    /// Records sent but not yet acknowledged.
+    public var pendingDeliveries: Int { inFlight }
+
+    private func serveEvents(timeoutMilliseconds: Int32) {
+        logs.drain()
+        var wait = timeoutMilliseconds
+        while let event = rd_kafka_queue_poll(mainQueue, wait) {
+            wait = 0
+            defer { rd_kafka_event_destroy(event) }
+            switch rd_kafka_event_type(event) {
+            case RD_KAFKA_EVENT_DR:
+                while let message = rd_kafka_event_message_next(event) {
+                    inFlight -= 1
+                    let err = message.pointee.err
+                    if err != RD_KAFKA_RESP_ERR_NO_ERROR, firstFailure == nil {
+                        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
+                        firstFailure = KafkaError(.delivery, err, context: "delivery to \(topic)")
+                    }
+                }
+            case RD_KAFKA_EVENT_ERROR:
+                let err = rd_kafka_event_error(event)
+                let text = String(cString: rd_kafka_event_error_string(event))
+                if rd_kafka_event_error_is_fatal(event) != 0 {
+                    firstFailure = KafkaError(.fatal, code: err.rawValue, "fatal producer error: \(text); restart the service")
+                } else {
+                    logger.warning("producer error: \(text)")
+                }
+            default:
+                break
+            }
+        }
+    }
+
+    private func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader],
+                         partition: Int32?, timestamp: Int64?) -> rd_kafka_resp_err_t {
+        // Field layout: topic, flags, [partition], [timestamp], key, value, headers...
+        var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 6 + headers.count)
+        return topic.withCString { topicName in
+            fields[0].vtype = RD_KAFKA_VTYPE_TOPIC
+            fields[0].u.cstr = topicName
+            fields[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+            fields[1].u.i = RD_KAFKA_MSG_F_COPY
+            var count = 2
+            if let partition {
+                fields[count].vtype = RD_KAFKA_VTYPE_PARTITION
+                fields[count].u.i32 = partition
+                count += 1
+            }
+            if let timestamp {
+                fields[count].vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                fields[count].u.i64 = timestamp
+                count += 1
+            }
+            return withOptionalBytes(key) { keyBuffer in
+                withOptionalBytes(value) { valueBuffer in
+                    fields[count].vtype = RD_KAFKA_VTYPE_KEY
+                    fields[count].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBuffer?.baseAddress)
+                    fields[count].u.mem.size = keyBuffer?.count ?? 0
+                    fields[count + 1].vtype = RD_KAFKA_VTYPE_VALUE
+                    fields[count + 1].u.mem.ptr = UnsafeMutableRawPointer(mutating: valueBuffer?.baseAddress)
+                    fields[count + 1].u.mem.size = valueBuffer?.count ?? 0
+                    let fixed = count + 2
+                    // A native header list is copied by librdkafka (RD_KAFKA_VTYPE_HEADERS takes ownership on success).
+                    if headers.isEmpty {
+                        return rd_kafka_produceva(handle, fields, fixed).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
+                    }
+                    guard let list = rd_kafka_headers_new(headers.count) else { return RD_KAFKA_RESP_ERR__FAIL }
+                    for header in headers {
+                        withOptionalBytes(header.value) { bytes in
+                            _ = rd_kafka_header_add(list, header.name, -1, bytes?.baseAddress, bytes?.count ?? 0)
+                        }
+                    }
+                    fields[fixed].vtype = RD_KAFKA_VTYPE_HEADERS
+                    fields[fixed].u.headers = list
+                    let err = rd_kafka_produceva(handle, fields, fixed + 1).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
+                    if err != RD_KAFKA_RESP_ERR_NO_ERROR { rd_kafka_headers_destroy(list) }
+                    return err
+                }
+            }
+        }
+    }
+
+    private func consumeError(_ error: OpaquePointer) -> rd_kafka_resp_err_t {
+        let code = rd_kafka_error_code(error)
+        rd_kafka_error_destroy(error)
+        return code
+    }
+}
+
+/// Calls `body` with the bytes of `array`, or nil for a nil array (a null key, value or header value).
+func withOptionalBytes<R>(_ array: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let array else { return body(nil) }
+    return array.withUnsafeBytes { body($0) }
+}

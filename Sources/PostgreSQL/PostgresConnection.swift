@@ -1,0 +1,147 @@
+import CLibPQ
+import Logging
+
+/// One row of a query result, as text values (nil for SQL NULL).
+public struct PostgresRow: Sendable, Equatable {
+    /// The column values in text form, nil for NULL.
+    public var values: [String?]
+
+    /// The value of column `index` as text, or nil for NULL or an index past the end.
+    public subscript(index: Int) -> String? { index < values.count ? values[index] : nil }
+}
+
+/// A value bound to a statement parameter; values are never spliced into SQL text.
+public enum PostgresValue: Sendable, Equatable {
+    /// SQL NULL.
+    case null
+    /// A value in PostgreSQL's text input format (numbers, timestamps, text).
+    case text(String)
+}
+
+extension PostgresValue: ExpressibleByStringLiteral {
+    /// Creates a text value from a literal.
+    public init(stringLiteral value: String) { self = .text(value) }
+}
+
+/// A blocking libpq connection. Use it from one thread at a time, off Swift's cooperative pool.
+public final class PostgresConnection: @unchecked Sendable {
+    private var connection: OpaquePointer?
+    private let logger: Logger
+    private let url: String
+
+    /// Connects using a libpq connection URL, e.g. `postgresql://user@127.0.0.1:5432/db?sslmode=disable`.
+    public init(url: String, logger: Logger) throws(PostgresError) {
+        self.url = url
+        self.logger = logger
+        try connect()
+    }
+
+    deinit { PQfinish(connection) }
+
+    private func connect() throws(PostgresError) {
+        PQfinish(connection)
+        connection = PQconnectdb(url)
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            let reason = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
+            throw PostgresError(.connection, "could not connect to \(Self.redacted(url)): \(reason.trimmed); check the database URL and that PostgreSQL is running")
+        }
+        // Keep the server from emitting NOTICE text onto stderr.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+    }
+
+    /// Whether the connection is usable.
+    public var isConnected: Bool { connection.map { PQstatus($0) == CONNECTION_OK } ?? false }
+
+    /// Reconnects when the connection was lost.
+    public func reconnectIfNeeded() throws(PostgresError) {
+        if !isConnected { try connect() }
+    }
+
+    /// Runs one statement with `$1`, `$2`, ... parameters and returns its rows.
+    @discardableResult
+    public func query(_ sql: String, _ parameters: [PostgresValue] = []) throws(PostgresError) -> [PostgresRow] {
+        guard let connection else { throw PostgresError(.connection, "not connected") }
+        let result = Self.withCStrings(parameters) { values in
+            PQexecParams(connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        defer { PQclear(result) }
+        try check(result, sql: sql)
+        return rows(of: result)
+    }
+
+    /// Runs `body` inside a transaction: committed when it returns, rolled back when it throws.
+    @discardableResult
+    public func transaction<T>(_ body: (PostgresConnection) throws(PostgresError) -> T) throws(PostgresError) -> T {
+        try query("BEGIN")
+        do {
+            let value = try body(self)
+            try query("COMMIT")
+            return value
+        } catch {
+            if isConnected { _ = try? query("ROLLBACK") }
+            throw error
+        }
+    }
+
+    private func check(_ result: OpaquePointer?, sql: String) throws(PostgresError) {
+        guard let result else {
+            throw PostgresError(.connection, "no result (connection lost?): \(String(cString: PQerrorMessage(connection)).trimmed)")
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            return
+        default:
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
+            let message = String(cString: PQresultErrorMessage(result)).trimmed
+            let kind: PostgresError.Kind = isConnected ? .statement : .connection
+            throw PostgresError(kind, sqlState: state, "\(message) (statement: \(sql.prefix(120)))")
+        }
+    }
+
+    private func rows(of result: OpaquePointer?) -> [PostgresRow] {
+        let rowCount = PQntuples(result)
+        let columnCount = PQnfields(result)
+        return (0..<rowCount).map { row in
+            PostgresRow(values: (0..<columnCount).map { column in
+                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+            })
+        }
+    }
+
+    /// Lays every text value NUL-terminated in one buffer and hands libpq pointers into it.
+    private static func withCStrings<R>(_ values: [PostgresValue], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        var bytes: [CChar] = []
+        var offsets: [Int?] = []
+        for value in values {
+            if case .text(let text) = value {
+                offsets.append(bytes.count)
+                bytes.append(contentsOf: text.utf8CString)
+            } else {
+                offsets.append(nil)
+            }
+        }
+        return bytes.withUnsafeBufferPointer { buffer in
+            body(offsets.map { offset in
+                guard let offset, let base = buffer.baseAddress else { return nil }
+                return UnsafePointer(base + offset)
+            })
+        }
+    }
+
+    /// The URL with any password replaced, for messages and logs.
+    public static func redacted(_ url: String) -> String {
+        let chars = Array(url)
+        guard let scheme = (0..<max(0, chars.count - 2)).first(where: { chars[$0] == ":" && chars[$0 + 1] == "/" && chars[$0 + 2] == "/" }),
+              let at = chars[(scheme + 3)...].firstIndex(of: "@"),
+              let colon = chars[(scheme + 3)..<at].firstIndex(of: ":") else { return url }
+        return String(chars[..<colon]) + ":***" + String(chars[at...])
+    }
+}
+
+extension String {
+    var trimmed: String {
+        var text = Substring(self)
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return String(text)
+    }
+}

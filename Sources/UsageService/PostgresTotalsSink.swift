@@ -1,0 +1,105 @@
+import Logging
+import PostgreSQL
+import UsageStandard
+
+/// Writes totals to PostgreSQL: one row per (tenant, instance, component, metric, window start).
+/// Re-emitting a total updates its row; a total older than the stored one (smaller `last_offset`) never
+/// overwrites it.
+public final class PostgresTotalsSink {
+    /// The table totals are written to.
+    public let table: String
+    private let connection: PostgresConnection
+
+    /// Connects and applies the schema migrations (idempotent; safe with several replicas starting at once).
+    public init(url: String, table: String = "usage_totals", logger: Logger) throws(UsageServiceError) {
+        guard table.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), table.first?.isLetter == true else {
+            throw UsageServiceError("invalid PostgreSQL table name '\(table)': use letters, digits and underscores")
+        }
+        self.table = table
+        do {
+            connection = try PostgresConnection(url: url, logger: logger)
+            try Self.migrate(connection, table: table)
+        } catch {
+            throw UsageServiceError("PostgreSQL sink: \(error)")
+        }
+    }
+
+    static func migrate(_ connection: PostgresConnection, table: String) throws(PostgresError) {
+        try connection.transaction { db throws(PostgresError) in
+            // Serialises concurrent migrations from several replicas.
+            try db.query("SELECT pg_advisory_xact_lock(7305221)")
+            try db.query("""
+                CREATE TABLE IF NOT EXISTS \(table) (
+                    tenant           text        NOT NULL,
+                    instance         text        NOT NULL,
+                    component        text        NOT NULL,
+                    metric           text        NOT NULL,
+                    window_start     timestamptz NOT NULL,
+                    window_end       timestamptz NOT NULL,
+                    quantity         numeric(38, 6) NOT NULL,
+                    unit             text        NOT NULL,
+                    event_count      bigint      NOT NULL,
+                    status           text        NOT NULL CHECK (status IN ('provisional', 'final')),
+                    source_partition text        NOT NULL,
+                    last_offset      bigint      NOT NULL,
+                    updated_at       timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (tenant, instance, component, metric, window_start)
+                )
+                """)
+        }
+    }
+
+    /// Upserts `totals` in one transaction and one statement.
+    public func write(_ totals: [UsageTotal]) throws(UsageServiceError) {
+        guard !totals.isEmpty else { return }
+        let columns: [(UsageTotal) -> String] = [
+            { $0.key.tenant }, { $0.key.instance }, { $0.key.component }, { $0.key.metric },
+            { $0.windowStart.rfc3339 }, { $0.windowEnd.rfc3339 }, { $0.quantity.description }, { $0.unit },
+            { String($0.eventCount) }, { $0.status.rawValue }, { $0.sourcePartition }, { String($0.lastOffset) },
+        ]
+        let parameters = columns.map { column in PostgresValue.text(Self.arrayLiteral(totals.map(column))) }
+        let sql = """
+            INSERT INTO \(table) AS t (tenant, instance, component, metric, window_start, window_end, quantity, unit,
+                                       event_count, status, source_partition, last_offset)
+            SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+                                 $7::numeric[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bigint[])
+            ON CONFLICT (tenant, instance, component, metric, window_start) DO UPDATE SET
+                window_end = EXCLUDED.window_end, quantity = EXCLUDED.quantity, unit = EXCLUDED.unit,
+                event_count = EXCLUDED.event_count, status = EXCLUDED.status,
+                source_partition = EXCLUDED.source_partition, last_offset = EXCLUDED.last_offset, updated_at = now()
+            WHERE t.last_offset <= EXCLUDED.last_offset
+            """
+        do {
+            try connection.reconnectIfNeeded()
+            try connection.transaction { db throws(PostgresError) in try db.query(sql, parameters) }
+        } catch {
+            throw UsageServiceError("PostgreSQL sink could not write \(totals.count) totals: \(error)")
+        }
+    }
+
+    /// A PostgreSQL array literal; every element quoted and escaped, so any text is safe.
+    static func arrayLiteral(_ values: [String]) -> String {
+        var out = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { out += "," }
+            out += "\""
+            for character in value.unicodeScalars {
+                if character == "\"" || character == "\\" { out += "\\" }
+                out.unicodeScalars.append(character)
+            }
+            out += "\""
+        }
+        return out + "}"
+    }
+}
+
+/// An error of the service, saying what failed and what to do.
+public struct UsageServiceError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong and what to do.
+    public let message: String
+
+    /// Creates an error.
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}

@@ -1,0 +1,282 @@
+import Kafka
+import Logging
+import ServiceLifecycle
+import Synchronization
+import UsageStages
+import UsageStandard
+
+extension KafkaRecord: CloudEventHeaderSource {}
+
+/// The accounting flow: consume instance event topics -> decode -> drop out-of-scope -> key by
+/// (tenant, instance, component, metric) -> tumbling windows on event time -> sum and count ->
+/// totals to the compacted totals topic and to PostgreSQL -> commit offsets.
+///
+/// Offsets are committed only after both sinks have acknowledged the totals that cover them. Each commit
+/// carries a `Checkpoint` (rebuild-from offset and watermark), so on assignment the open windows are rebuilt by
+/// re-reading the partition silently up to the committed offset: totals are absolute and deterministic, and a
+/// total re-emitted after a crash equals the one emitted before it.
+public final class UsagePipeline: Service, Sendable {
+    /// When `run` returns.
+    public enum RunMode: Sendable {
+        /// Until cancelled or shut down gracefully.
+        case continuous
+        /// Once at least `partitions` partitions are assigned and every assigned partition has been read to its
+        /// end (for the demo and tests).
+        case untilCaughtUp(partitions: Int)
+    }
+
+    /// The configuration.
+    public let configuration: UsagePipelineConfiguration
+    /// What the pipeline has done so far.
+    public let counters = PipelineCounters()
+    private let logger: Logger
+    private let mode: RunMode
+    private let stopRequested = Atomic<Bool>(false)
+
+    /// Creates the pipeline; nothing connects until `run`.
+    public init(configuration: UsagePipelineConfiguration, mode: RunMode = .continuous, logger: Logger) {
+        self.configuration = configuration
+        self.mode = mode
+        self.logger = logger
+    }
+
+    /// Runs the flow on a dedicated thread until cancelled, shut down gracefully, caught up (per `RunMode`)
+    /// or failed. On the way out it emits, commits and leaves the group.
+    public func run() async throws {
+        try await withTaskCancellationOrGracefulShutdownHandler {
+            try await DedicatedThread.run(name: "ferris-usage-pipeline") { [self] in
+                let loop = try PipelineLoop(pipeline: self)
+                try loop.run()
+            }
+        } onCancelOrGracefulShutdown: { [self] in
+            stopRequested.store(true, ordering: .relaxed)
+        }
+    }
+
+    /// Asks a running pipeline to finish its batch, emit, commit and return.
+    public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
+
+    fileprivate var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
+    fileprivate var runMode: RunMode { mode }
+    fileprivate var log: Logger { logger }
+}
+
+/// One input partition's state on the pipeline thread.
+final class PartitionState {
+    let topicPartition: KafkaTopicPartition
+    var aggregator: PartitionAggregator
+    /// The next offset to commit ("last processed + 1"); nil until a record was read or a commit found.
+    var nextOffset: Int64?
+    /// Records below this offset were accounted before the last restart and are only replayed.
+    var replayUntil: Int64 = -1
+    var committedOffset: Int64?
+
+    init(_ tp: KafkaTopicPartition, configuration: UsagePipelineConfiguration) {
+        topicPartition = tp
+        aggregator = PartitionAggregator(partition: "\(tp.topic):\(tp.partition)", windows: configuration.windows,
+                                         graceMilliseconds: configuration.graceMilliseconds)
+    }
+}
+
+/// The consume loop. Lives on the pipeline thread only.
+final class PipelineLoop {
+    private let pipeline: UsagePipeline
+    private let configuration: UsagePipelineConfiguration
+    private let logger: Logger
+    private let decoder = UsageEventDecoder()
+    private let filter = ScopeFilter()
+    private let producer: KafkaProducer
+    private let sink: PostgresTotalsSink
+    private var consumer: KafkaConsumer?
+    private var partitions: [KafkaTopicPartition: PartitionState] = [:]
+    private var byIdentity: [PartitionIdentity: PartitionState] = [:]
+    private var delta = PipelineCounters.Snapshot()
+    private var rebalanceError: Error?
+    private var rejectionsLogged = 0
+    private let totalsHeaders = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
+
+    struct PartitionIdentity: Hashable {
+        var topic: ObjectIdentifierLike
+        var partition: Int32
+    }
+
+    init(pipeline: UsagePipeline) throws {
+        self.pipeline = pipeline
+        configuration = pipeline.configuration
+        logger = pipeline.log
+        logger.info("starting", metadata: ["librdkafka": "\(librdkafkaVersion)", "group": "\(configuration.groupID)",
+                                           "pattern": "\(configuration.topicPattern)"])
+        let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
+        try admin.createTopics([KafkaNewTopic(name: configuration.totalsTopic, partitions: 3,
+                                              configs: ["cleanup.policy": "compact"])])
+        producer = try KafkaProducer(configuration: configuration.kafka, logger: logger)
+        sink = try PostgresTotalsSink(url: configuration.databaseURL, table: configuration.totalsTable, logger: logger)
+    }
+
+    func run() throws {
+        let consumer = try KafkaConsumer(configuration: configuration.consumerConfiguration, logger: logger) { [unowned self] event, consumer in
+            self.rebalance(event, consumer)
+        }
+        self.consumer = consumer
+        try consumer.subscribe([configuration.topicPattern])
+        let clock = ContinuousClock()
+        var lastFlush = clock.now
+        let interval = Duration.milliseconds(configuration.commitIntervalMilliseconds)
+        defer {
+            // Leaving the group runs the revoke handler, which emits and commits what is left.
+            consumer.close()
+            pipeline.counters.publish(delta)
+        }
+        while !pipeline.shouldStop {
+            let read = try consumer.poll(timeoutMilliseconds: 100) { record in process(record) }
+            if let error = rebalanceError { throw error }
+            if clock.now - lastFlush >= interval {
+                try flush(consumer)
+                lastFlush = clock.now
+            }
+            if read == 0, case .untilCaughtUp(let wanted) = pipeline.runMode, try caughtUp(consumer, wanted: wanted) {
+                try flush(consumer)
+                logger.info("caught up with every assigned partition; stopping")
+                break
+            }
+        }
+        try flush(consumer)
+    }
+
+    private func process(_ record: KafkaRecord) {
+        let identity = PartitionIdentity(topic: record.topicIdentity, partition: record.partition)
+        let state: PartitionState
+        if let known = byIdentity[identity] {
+            state = known
+        } else {
+            let tp = KafkaTopicPartition(topic: record.topic, partition: record.partition)
+            guard let assigned = partitions[tp] else { return }
+            byIdentity[identity] = assigned
+            state = assigned
+        }
+        let offset = record.offset
+        state.nextOffset = offset + 1
+        let replaying = offset < state.replayUntil
+        if !replaying { delta.recordsRead += 1 }
+        switch decoder.decode(headers: record, value: record.value) {
+        case .failure(let error):
+            if !replaying { reject(error, state, offset) }
+        case .success(let event):
+            if let recordTime = record.timestampMilliseconds,
+               event.time.milliseconds > recordTime + configuration.maxFutureSkewMilliseconds {
+                if !replaying {
+                    reject(UsageDecodeError(.invalidTime, "time", "\(event.time) is more than \(configuration.maxFutureSkewMilliseconds) ms after the record was produced"), state, offset)
+                }
+                return
+            }
+            guard filter.admits(event) else {
+                if !replaying { delta.outOfScope += 1 }
+                return
+            }
+            let outcome = state.aggregator.apply(event, offset: offset, replaying: replaying)
+            guard !replaying else { return }
+            switch outcome {
+            case .counted:
+                delta.eventsCounted += 1
+            case .late:
+                delta.late += 1
+                logger.warning("late event not counted: its window closed",
+                               metadata: ["partition": "\(state.topicPartition)", "offset": "\(offset)", "time": "\(event.time)"])
+            case .unitMismatch(let expected):
+                reject(UsageDecodeError(.invalidAttribute, "data.unit", "is '\(event.unit)' but earlier events of \(event.key) in this window use '\(expected)'"), state, offset)
+            case .overflow:
+                reject(UsageDecodeError(.invalidQuantity, "data.quantity", "would overflow the window total of \(event.key)"), state, offset)
+            }
+        }
+    }
+
+    private func reject(_ error: UsageDecodeError, _ state: PartitionState, _ offset: Int64) {
+        delta.rejected[error.reason.rawValue, default: 0] += 1
+        if rejectionsLogged < 20 {
+            rejectionsLogged += 1
+            logger.warning("record rejected: \(error)", metadata: ["reason": "\(error.reason.rawValue)",
+                                                                   "partition": "\(state.topicPartition)", "offset": "\(offset)"])
+        }
+    }
+
+    /// Emits changed totals to both sinks, then commits offsets with their checkpoints.
+    private func flush(_ consumer: KafkaConsumer) throws {
+        rejectionsLogged = 0
+        var totals: [UsageTotal] = []
+        for state in partitions.values { totals.append(contentsOf: state.aggregator.takeEmissions()) }
+        if !totals.isEmpty {
+            for total in totals {
+                try producer.send(topic: configuration.totalsTopic, key: Array(total.recordKey.utf8),
+                                  value: UsageTotalCodec.encode(total, source: configuration.totalsSource),
+                                  headers: totalsHeaders)
+            }
+            try producer.awaitDeliveries()
+            try sink.write(totals)
+            delta.totalsWritten += totals.count
+        }
+        var commits: [KafkaCommittedOffset] = []
+        for state in partitions.values {
+            guard let next = state.nextOffset, next != state.committedOffset else { continue }
+            let checkpoint = Checkpoint(rebuildFrom: min(state.aggregator.rebuildFrom ?? next, next),
+                                        watermark: state.aggregator.watermark)
+            commits.append(KafkaCommittedOffset(state.topicPartition, offset: next, metadata: checkpoint.metadata))
+        }
+        if !commits.isEmpty {
+            try consumer.commit(commits)
+            for commit in commits { partitions[commit.topicPartition]?.committedOffset = commit.offset }
+            delta.commits += 1
+        }
+        pipeline.counters.publish(delta)
+        delta = PipelineCounters.Snapshot()
+    }
+
+    private func rebalance(_ event: KafkaRebalance, _ consumer: KafkaConsumer) -> [KafkaTopicPartition: Int64] {
+        do {
+            switch event {
+            case .assigned(let assigned):
+                return try assign(assigned, consumer)
+            case .revoked(let revoked):
+                try flush(consumer)
+                for tp in revoked { partitions[tp] = nil }
+                byIdentity = byIdentity.filter { partitions[$0.value.topicPartition] != nil }
+                return [:]
+            }
+        } catch {
+            logger.error("rebalance handling failed: \(error)")
+            rebalanceError = rebalanceError ?? error
+            return [:]
+        }
+    }
+
+    private func assign(_ assigned: [KafkaTopicPartition], _ consumer: KafkaConsumer) throws -> [KafkaTopicPartition: Int64] {
+        var starts: [KafkaTopicPartition: Int64] = [:]
+        for committed in try consumer.committed(assigned) {
+            let tp = committed.topicPartition
+            let state = PartitionState(tp, configuration: configuration)
+            partitions[tp] = state
+            guard committed.offset >= 0 else { continue }
+            state.nextOffset = committed.offset
+            state.committedOffset = committed.offset
+            if let checkpoint = Checkpoint(metadata: committed.metadata), checkpoint.rebuildFrom < committed.offset {
+                state.replayUntil = committed.offset
+                state.aggregator.restore(watermark: checkpoint.watermark)
+                starts[tp] = checkpoint.rebuildFrom
+                logger.info("rebuilding open windows", metadata: ["partition": "\(tp)", "from": "\(checkpoint.rebuildFrom)",
+                                                                  "to": "\(committed.offset)"])
+            } else if let checkpoint = Checkpoint(metadata: committed.metadata) {
+                state.aggregator.restore(watermark: checkpoint.watermark)
+            }
+        }
+        return starts
+    }
+
+    private func caughtUp(_ consumer: KafkaConsumer, wanted: Int) throws -> Bool {
+        guard consumer.assignment.count >= wanted else { return false }
+        for tp in consumer.assignment {
+            let high = try consumer.watermarks(tp).high
+            let next = partitions[tp]?.nextOffset ?? 0
+            if next < high { return false }
+        }
+        return true
+    }
+}

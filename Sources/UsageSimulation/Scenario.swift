@@ -1,0 +1,93 @@
+import UsageStandard
+
+/// A metric a simulated component reports, with its unit and a typical amount per 5-minute sample.
+public struct SimulatedMetric: Sendable {
+    /// Metric name.
+    public var name: String
+    /// Unit.
+    public var unit: String
+    /// Typical quantity per sample (the simulator varies it by up to ±50 %).
+    public var typical: Double
+}
+
+/// A component of a simulated instance.
+public struct SimulatedComponent: Sendable {
+    /// Component name (e.g. `kafka`, `jupyterhub`).
+    public var name: String
+    /// Metrics it reports.
+    public var metrics: [SimulatedMetric]
+    /// Out-of-scope components (a linked external system) tag their events `scope: out`.
+    public var scope: UsageScope = .billable
+}
+
+/// A simulated ferrisDX instance: one event topic.
+public struct SimulatedInstance: Sendable {
+    /// Instance id, also the topic suffix.
+    public var name: String
+    /// Where it runs: `gcp`, `azure`, `onprem`.
+    public var provider: String
+    /// The billed tenant.
+    public var tenant: String
+    /// Its components.
+    public var components: [SimulatedComponent]
+
+    /// The instance's event topic.
+    public var topic: String { "ferris.events.\(name)" }
+}
+
+/// One of the three seed scenarios.
+public struct Scenario: Sendable {
+    /// Short id used on the command line.
+    public var id: String
+    /// What it models.
+    public var summary: String
+    /// Its instances.
+    public var instances: [SimulatedInstance]
+
+    static let cpu = SimulatedMetric(name: "cpu_core_seconds", unit: "core-seconds", typical: 60)
+    static let memory = SimulatedMetric(name: "memory_gib_hours", unit: "GiB-hours", typical: 0.25)
+    static let storage = SimulatedMetric(name: "storage_gib_hours", unit: "GiB-hours", typical: 2)
+    static let requests = SimulatedMetric(name: "requests", unit: "requests", typical: 40)
+
+    static func base() -> [SimulatedComponent] {
+        [
+            SimulatedComponent(name: "argocd", metrics: [cpu, memory]),
+            SimulatedComponent(name: "consul", metrics: [cpu, memory]),
+            SimulatedComponent(name: "minio", metrics: [cpu, memory, storage, requests]),
+            SimulatedComponent(name: "kafka", metrics: [cpu, memory, storage]),
+            SimulatedComponent(name: "postgresql", metrics: [cpu, memory, storage]),
+            SimulatedComponent(name: "keycloak", metrics: [cpu, memory, requests]),
+            SimulatedComponent(name: "vault", metrics: [cpu, memory, requests]),
+            SimulatedComponent(name: "ferris-ui", metrics: [cpu, memory, requests]),
+        ]
+    }
+
+    /// 1. A single-user minimum setup on GCP.
+    public static let singleUserGCP = Scenario(
+        id: "single-user-gcp", summary: "single-user minimum setup on GCP",
+        instances: [SimulatedInstance(name: "solo-gcp", provider: "gcp", tenant: "solo", components: base())])
+
+    /// 2. A team setup linked to an Azure Databricks cluster whose usage is out of scope.
+    public static let teamDatabricks = Scenario(
+        id: "team-databricks", summary: "team setup on GCP linked to an Azure Databricks cluster (not accounted)",
+        instances: [SimulatedInstance(name: "team-gcp", provider: "gcp", tenant: "team-analytics",
+                                      components: base() + [SimulatedComponent(name: "databricks-link", metrics: [cpu, requests],
+                                                                               scope: .outOfScope)])])
+
+    /// 3. A hybrid setup: an on-prem instance with IDEs and a GCP instance with JupyterHub and Presto.
+    public static let hybrid = Scenario(
+        id: "hybrid-onprem-gcp", summary: "hybrid on-prem + GCP setup with IDEs, JupyterHub and Presto",
+        instances: [
+            SimulatedInstance(name: "hybrid-onprem", provider: "onprem", tenant: "hybrid-corp",
+                              components: base() + [SimulatedComponent(name: "theia-ide", metrics: [cpu, memory, storage])]),
+            SimulatedInstance(name: "hybrid-gcp", provider: "gcp", tenant: "hybrid-corp",
+                              components: base() + [SimulatedComponent(name: "jupyterhub", metrics: [cpu, memory, storage]),
+                                                    SimulatedComponent(name: "presto", metrics: [cpu, memory, requests])]),
+        ])
+
+    /// All seed scenarios.
+    public static let all = [singleUserGCP, teamDatabricks, hybrid]
+
+    /// The scenario with `id`, if any.
+    public static func named(_ id: String) -> Scenario? { all.first { $0.id == id } }
+}

@@ -1,0 +1,278 @@
+/// A forward-only reader over JSON bytes that hands out spans instead of building values,
+/// so decoding an event allocates only the strings it keeps.
+struct JSONCursor {
+    typealias Failure = UsageDecodeError
+
+    /// A JSON string's bytes (between the quotes) and whether they contain escapes.
+    struct StringSpan {
+        var range: Range<Int>
+        var hasEscapes: Bool
+    }
+
+    /// The kind of the next value.
+    enum ValueKind { case object, array, string, number, bool, null }
+
+    let bytes: UnsafeRawBufferPointer
+    var index = 0
+    static let maxDepth = 64
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    mutating func skipWhitespace() {
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
+    }
+
+    var isAtEnd: Bool { mutating get { skipWhitespace(); return index >= bytes.count } }
+
+    mutating func peekKind() throws(Failure) -> ValueKind {
+        skipWhitespace()
+        guard index < bytes.count else { throw .malformed("unexpected end of JSON") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): return .object
+        case UInt8(ascii: "["): return .array
+        case UInt8(ascii: "\""): return .string
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): return .bool
+        case UInt8(ascii: "n"): return .null
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number
+        default: throw .malformed("unexpected character at byte \(index)")
+        }
+    }
+
+    mutating func expect(_ byte: UInt8) throws(Failure) {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == byte else {
+            throw .malformed("expected '\(Character(Unicode.Scalar(byte)))' at byte \(index)")
+        }
+        index += 1
+    }
+
+    /// Starts reading an object; follow with `nextKey` until it returns nil.
+    mutating func beginObject() throws(Failure) { try expect(UInt8(ascii: "{")) }
+
+    /// The next key of the current object (cursor left on its value), or nil at the object's end.
+    mutating func nextKey(first: inout Bool) throws(Failure) -> StringSpan? {
+        skipWhitespace()
+        guard index < bytes.count else { throw .malformed("unterminated object") }
+        if bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return nil
+        }
+        if !first { try expect(UInt8(ascii: ",")) }
+        first = false
+        let key = try readString()
+        try expect(UInt8(ascii: ":"))
+        return key
+    }
+
+    /// Reads a string value and returns its span.
+    mutating func readString() throws(Failure) -> StringSpan {
+        skipWhitespace()
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw .malformed("expected a string at byte \(index)") }
+        index += 1
+        let start = index
+        var escapes = false
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                index += 1
+                return StringSpan(range: start..<(index - 1), hasEscapes: escapes)
+            }
+            if byte == UInt8(ascii: "\\") {
+                escapes = true
+                index += 2
+                continue
+            }
+            if byte < 0x20 { throw .malformed("control character in string at byte \(index)") }
+            index += 1
+        }
+        throw .malformed("unterminated string")
+    }
+
+    /// Reads a number and returns its text span.
+    mutating func readNumber() throws(Failure) -> Range<Int> {
+        skipWhitespace()
+        let start = index
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"),
+                 UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"):
+                index += 1
+            default:
+                guard index > start else { throw .malformed("expected a number at byte \(start)") }
+                return start..<index
+            }
+        }
+        guard index > start else { throw .malformed("expected a number at byte \(start)") }
+        return start..<index
+    }
+
+    /// Reads `true` or `false`.
+    mutating func readBool() throws(Failure) -> Bool {
+        if matchLiteral("true") { return true }
+        if matchLiteral("false") { return false }
+        throw .malformed("expected true or false at byte \(index)")
+    }
+
+    private mutating func matchLiteral(_ literal: StaticString) -> Bool {
+        skipWhitespace()
+        let length = literal.utf8CodeUnitCount
+        guard index + length <= bytes.count else { return false }
+        for offset in 0..<length where bytes[index + offset] != literal.utf8Start[offset] { return false }
+        index += length
+        return true
+    }
+
+    /// Skips any value, bounded in nesting depth.
+    mutating func skipValue(depth: Int = 0) throws(Failure) {
+        guard depth < Self.maxDepth else { throw .malformed("nesting deeper than \(Self.maxDepth)") }
+        switch try peekKind() {
+        case .string: _ = try readString()
+        case .number: _ = try readNumber()
+        case .bool: _ = try readBool()
+        case .null:
+            guard matchLiteral("null") else { throw .malformed("expected null at byte \(index)") }
+        case .object:
+            try beginObject()
+            var first = true
+            while try nextKey(first: &first) != nil { try skipValue(depth: depth + 1) }
+        case .array:
+            try expect(UInt8(ascii: "["))
+            skipWhitespace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return }
+            while true {
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard index < bytes.count else { throw .malformed("unterminated array") }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+                try expect(UInt8(ascii: ","))
+            }
+        }
+    }
+
+    /// Whether a span's bytes equal `literal` (no escapes).
+    func equals(_ span: StringSpan, _ literal: StaticString) -> Bool {
+        guard !span.hasEscapes, span.range.count == literal.utf8CodeUnitCount else { return false }
+        var offset = 0
+        for index in span.range {
+            if bytes[index] != literal.utf8Start[offset] { return false }
+            offset += 1
+        }
+        return true
+    }
+
+    /// Decodes a string span (unescaping), or nil when it is not valid UTF-8 or has a bad escape.
+    func string(_ span: StringSpan) -> String? {
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[span.range])
+        guard span.hasEscapes else { return String(validating: slice, as: UTF8.self) }
+        var out: [UInt8] = []
+        out.reserveCapacity(slice.count)
+        var index = 0
+        while index < slice.count {
+            let byte = slice[index]
+            guard byte == UInt8(ascii: "\\") else { out.append(byte); index += 1; continue }
+            guard index + 1 < slice.count else { return nil }
+            let escaped = slice[index + 1]
+            index += 2
+            switch escaped {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                guard var scalar = Self.hex4(slice, index) else { return nil }
+                index += 4
+                if (0xD800...0xDBFF).contains(scalar) {
+                    guard index + 6 <= slice.count, slice[index] == UInt8(ascii: "\\"), slice[index + 1] == UInt8(ascii: "u"),
+                          let low = Self.hex4(slice, index + 2), (0xDC00...0xDFFF).contains(low) else { return nil }
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    index += 6
+                }
+                guard let unicode = Unicode.Scalar(scalar) else { return nil }
+                out.append(contentsOf: Array(String(Character(unicode)).utf8))
+            default:
+                return nil
+            }
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+
+    private static func hex4(_ bytes: UnsafeRawBufferPointer, _ start: Int) -> UInt32? {
+        guard start + 4 <= bytes.count else { return nil }
+        var value: UInt32 = 0
+        for index in start..<(start + 4) {
+            let byte = bytes[index]
+            let digit: UInt32
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+            default: return nil
+            }
+            value = value << 4 | digit
+        }
+        return value
+    }
+}
+
+/// Writes JSON text; strings are escaped per RFC 8259.
+public struct JSONWriter {
+    /// The bytes written so far.
+    public private(set) var bytes: [UInt8] = []
+    private var needsComma = [false]
+
+    /// Creates an empty writer.
+    public init() {}
+
+    /// Opens an object (as a value or after `key`).
+    public mutating func beginObject() { separate(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+    /// Closes the current object.
+    public mutating func endObject() { needsComma.removeLast(); bytes.append(UInt8(ascii: "}")) }
+
+    /// Writes a key; the next call writes its value.
+    public mutating func key(_ name: String) {
+        separate()
+        appendString(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma[needsComma.count - 1] = false
+    }
+
+    /// Writes a string value.
+    public mutating func string(_ value: String) { separate(); appendString(value) }
+    /// Writes a raw JSON number or literal.
+    public mutating func raw(_ text: String) { separate(); bytes.append(contentsOf: text.utf8) }
+
+    /// Writes `"name": "value"`.
+    public mutating func field(_ name: String, _ value: String) { key(name); string(value) }
+    /// Writes `"name": <raw>`.
+    public mutating func field(_ name: String, raw value: String) { key(name); raw(value) }
+
+    private mutating func separate() {
+        if needsComma[needsComma.count - 1] { bytes.append(UInt8(ascii: ",")) }
+        needsComma[needsComma.count - 1] = true
+    }
+
+    private mutating func appendString(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
+            case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
+            case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
+            case ..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+}

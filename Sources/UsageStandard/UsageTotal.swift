@@ -1,0 +1,153 @@
+/// Whether a total may still change.
+public enum TotalStatus: String, Sendable, Equatable {
+    /// The window is open: later events may still raise the total.
+    case provisional
+    /// The window closed (its end plus grace passed); this is the billable figure.
+    case final
+}
+
+/// The accounted usage of one key in one window.
+public struct UsageTotal: Sendable, Equatable {
+    /// Who, where, what.
+    public var key: UsageKey
+    /// Window start (inclusive), UTC.
+    public var windowStart: Timestamp
+    /// Window end (exclusive), UTC.
+    public var windowEnd: Timestamp
+    /// The summed quantity.
+    public var quantity: Quantity
+    /// The unit of the quantity.
+    public var unit: String
+    /// How many events were summed.
+    public var eventCount: Int64
+    /// Provisional or final.
+    public var status: TotalStatus
+    /// The input partition the total was computed from, as `topic:partition`.
+    public var sourcePartition: String
+    /// The offset of the last event counted into this total: a monotonic version of the total.
+    public var lastOffset: Int64
+
+    /// Creates a total.
+    public init(key: UsageKey, windowStart: Timestamp, windowEnd: Timestamp, quantity: Quantity, unit: String,
+                eventCount: Int64, status: TotalStatus, sourcePartition: String, lastOffset: Int64) {
+        self.key = key
+        self.windowStart = windowStart
+        self.windowEnd = windowEnd
+        self.quantity = quantity
+        self.unit = unit
+        self.eventCount = eventCount
+        self.status = status
+        self.sourcePartition = sourcePartition
+        self.lastOffset = lastOffset
+    }
+
+    /// The compaction key on the totals topic: `tenant/instance/component/metric/windowStart`, each part
+    /// percent-encoded so that `/` inside a name cannot collide.
+    public var recordKey: String {
+        [key.tenant, key.instance, key.component, key.metric].map(Self.escape).joined(separator: "/")
+            + "/" + windowStart.rfc3339
+    }
+
+    /// A deterministic CloudEvent id: the same total computed twice gets the same id.
+    public var eventID: String { "\(recordKey)@\(sourcePartition)#\(lastOffset)" }
+
+    static func escape(_ part: String) -> String {
+        var out = ""
+        for scalar in part.unicodeScalars {
+            switch scalar {
+            case "%": out += "%25"
+            case "/": out += "%2F"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+}
+
+/// Encodes totals as structured-mode CloudEvents for the totals topic, and reads them back.
+public enum UsageTotalCodec {
+    /// The CloudEvent JSON for a total. `source` names the producing service, e.g. `/ferris-usage/<group>`.
+    public static func encode(_ total: UsageTotal, source: String) -> [UInt8] {
+        var json = JSONWriter()
+        json.beginObject()
+        json.field("specversion", UsageStandard.specVersion)
+        json.field("id", total.eventID)
+        json.field("source", source)
+        json.field("type", UsageStandard.totalType)
+        json.field("subject", total.recordKey)
+        json.field("time", total.windowEnd.rfc3339)
+        json.field("datacontenttype", "application/json")
+        json.field("tenant", total.key.tenant)
+        json.key("data")
+        json.beginObject()
+        json.field("tenant", total.key.tenant)
+        json.field("instance", total.key.instance)
+        json.field("component", total.key.component)
+        json.field("metric", total.key.metric)
+        json.field("quantity", raw: total.quantity.description)
+        json.field("unit", total.unit)
+        json.field("eventCount", raw: String(total.eventCount))
+        json.field("windowStart", total.windowStart.rfc3339)
+        json.field("windowEnd", total.windowEnd.rfc3339)
+        json.field("status", total.status.rawValue)
+        json.field("sourcePartition", total.sourcePartition)
+        json.field("lastOffset", raw: String(total.lastOffset))
+        json.endObject()
+        json.endObject()
+        return json.bytes
+    }
+
+    /// Reads a total back from its CloudEvent JSON.
+    public static func decode(_ bytes: [UInt8]) -> Result<UsageTotal, UsageDecodeError> {
+        bytes.withUnsafeBytes { buffer in
+            do throws(UsageDecodeError) {
+                var cursor = JSONCursor(buffer)
+                var fields: [String: String] = [:]
+                var numbers: [String: Range<Int>] = [:]
+                try cursor.beginObject()
+                var first = true
+                while let key = try cursor.nextKey(first: &first) {
+                    guard cursor.equals(key, "data") else { try cursor.skipValue(); continue }
+                    try cursor.beginObject()
+                    var firstField = true
+                    while let field = try cursor.nextKey(first: &firstField) {
+                        let name = cursor.string(field) ?? ""
+                        switch try cursor.peekKind() {
+                        case .string: fields[name] = cursor.string(try cursor.readString())
+                        case .number: numbers[name] = try cursor.readNumber()
+                        default: try cursor.skipValue()
+                        }
+                    }
+                }
+                func text(_ name: String) throws(UsageDecodeError) -> String {
+                    guard let value = fields[name] else { throw UsageDecodeError(.missingAttribute, "data.\(name)", "is required") }
+                    return value
+                }
+                func int(_ name: String) throws(UsageDecodeError) -> Int64 {
+                    guard let span = numbers[name], let value = Int64(String(decoding: buffer[span], as: UTF8.self)) else {
+                        throw UsageDecodeError(.invalidAttribute, "data.\(name)", "must be an integer")
+                    }
+                    return value
+                }
+                guard let span = numbers["quantity"],
+                      case .success(let quantity) = Quantity.parse(UnsafeRawBufferPointer(rebasing: buffer[span])) else {
+                    throw UsageDecodeError(.invalidQuantity, "data.quantity", "must be an exact number")
+                }
+                guard let start = Timestamp.parse(try text("windowStart")), let end = Timestamp.parse(try text("windowEnd")) else {
+                    throw UsageDecodeError(.invalidTime, "data.windowStart", "must be RFC 3339")
+                }
+                guard let status = TotalStatus(rawValue: try text("status")) else {
+                    throw UsageDecodeError(.invalidAttribute, "data.status", "must be provisional or final")
+                }
+                return .success(UsageTotal(
+                    key: UsageKey(tenant: try text("tenant"), instance: try text("instance"),
+                                  component: try text("component"), metric: try text("metric")),
+                    windowStart: start, windowEnd: end, quantity: quantity, unit: try text("unit"),
+                    eventCount: try int("eventCount"), status: status,
+                    sourcePartition: try text("sourcePartition"), lastOffset: try int("lastOffset")))
+            } catch {
+                return .failure(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct FerrisUsage: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ferris-usage",
+        abstract: "Exact, billable hourly usage totals from ferrisDX CloudEvents on Kafka.",
+        subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ServicesCommand.self])
+}
+
+/// Where the broker and database are; flags win over environment variables.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Kafka bootstrap servers (env FERRIS_BROKERS).")
+    var brokers: String?
+
+    @Option(help: "PostgreSQL URL, e.g. postgresql://user@host:5432/db (env FERRIS_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(help: "Compacted topic the totals are written to (env FERRIS_TOTALS_TOPIC).")
+    var totalsTopic: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (env FERRIS_LOG_LEVEL).")
+    var logLevel: String?
+
+    var resolvedBrokers: String? { brokers ?? environment("FERRIS_BROKERS") }
+    var resolvedDatabaseURL: String? { databaseURL ?? environment("FERRIS_DATABASE_URL") }
+    var resolvedTotalsTopic: String { totalsTopic ?? environment("FERRIS_TOTALS_TOPIC") ?? "ferris.usage.totals" }
+
+    func makeLogger(_ label: String) -> Logger {
+        let level = (logLevel ?? environment("FERRIS_LOG_LEVEL")).flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingBootstrap.once(level: level)
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+func environment(_ name: String) -> String? {
+    guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else { return nil }
+    return value
+}
+
+enum LoggingBootstrap {
+    private static let done: Void = {
+        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+    }()
+
+    static func once(level: Logger.Level) { _ = done }
+}
+
+/// A failure the CLI reports as one clear line.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

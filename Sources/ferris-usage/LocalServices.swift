@@ -1,0 +1,205 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// A throwaway Kafka-protocol broker (Tansu) and PostgreSQL on free loopback ports, for the demo and tests.
+/// State lives in one directory; `stop` ends both.
+struct LocalServices {
+    let directory: URL
+    let brokerPort: Int
+    let databasePort: Int
+
+    var brokers: String { "127.0.0.1:\(brokerPort)" }
+    var databaseURL: String { "postgresql://postgres@127.0.0.1:\(databasePort)/postgres?sslmode=disable" }
+
+    /// Starts both services with their state in `directory` (created if needed).
+    static func start(in directory: URL, logger: Logger) throws -> LocalServices {
+        let files = FileManager.default
+        try files.createDirectory(at: directory, withIntermediateDirectories: true)
+        let services = LocalServices(directory: directory, brokerPort: try freePort(), databasePort: try freePort())
+        try services.startBroker(logger: logger)
+        do {
+            try services.startPostgres(logger: logger)
+        } catch {
+            services.stop(logger: logger)
+            throw error
+        }
+        let env = "FERRIS_BROKERS=\(services.brokers)\nFERRIS_DATABASE_URL=\(services.databaseURL)\n"
+        try env.write(to: directory.appendingPathComponent("env"), atomically: true, encoding: .utf8)
+        return services
+    }
+
+    private func startBroker(logger: Logger) throws {
+        guard let tansu = Self.findTansu() else {
+            throw CLIError("the Tansu broker was not found: run scripts/setup.sh (or set FERRIS_TANSU to its path)")
+        }
+        let url = "tcp://127.0.0.1:\(brokerPort)"
+        let log = directory.appendingPathComponent("tansu.log")
+        let pid = try Self.spawn([tansu, "broker", "--listener-url", url, "--advertised-listener-url", url], output: log.path)
+        try String(pid).write(to: directory.appendingPathComponent("tansu.pid"), atomically: true, encoding: .utf8)
+        try Self.waitForPort(brokerPort, what: "Tansu broker (log: \(log.path))")
+        logger.info("started Tansu broker", metadata: ["brokers": "\(brokers)", "pid": "\(pid)"])
+    }
+
+    private func startPostgres(logger: Logger) throws {
+        guard let bin = Self.findPostgresBin() else {
+            throw CLIError("PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/setup.sh")
+        }
+        let data = directory.appendingPathComponent("pgdata")
+        let asRoot = getuid() == 0
+        if asRoot { try Self.run("/bin/chown", ["postgres:postgres", directory.path]) }
+        try Self.run(bin + "/initdb", ["-D", data.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+                     asPostgres: asRoot)
+        try Self.run(bin + "/pg_ctl", ["-D", data.path, "-l", directory.appendingPathComponent("postgres.log").path, "-w",
+                                       "-o", "-p \(databasePort) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off",
+                                       "start"], asPostgres: asRoot)
+        logger.info("started PostgreSQL", metadata: ["url": "\(databaseURL)"])
+    }
+
+    /// Stops both services. Safe to call when either is not running.
+    func stop(logger: Logger) {
+        if let bin = Self.findPostgresBin() {
+            let data = directory.appendingPathComponent("pgdata")
+            if FileManager.default.fileExists(atPath: data.appendingPathComponent("postmaster.pid").path) {
+                try? Self.run(bin + "/pg_ctl", ["-D", data.path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
+            }
+        }
+        let pidFile = directory.appendingPathComponent("tansu.pid")
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text) {
+            kill(pid, SIGTERM)
+            // Reap it when this process started it (the demo); harmless otherwise.
+            var status: Int32 = 0
+            for _ in 0..<50 where waitpid(pid, &status, WNOHANG) == 0 { usleep(20_000) }
+            try? FileManager.default.removeItem(at: pidFile)
+        }
+        logger.info("stopped local services", metadata: ["directory": "\(directory.path)"])
+    }
+
+    /// Reads the addresses of services started earlier in `directory`.
+    static func read(from directory: URL) -> [String: String] {
+        guard let text = try? String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8) else { return [:] }
+        var result: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { result[String(parts[0])] = String(parts[1]) }
+        }
+        return result
+    }
+
+    static func findTansu() -> String? {
+        var candidates: [String] = []
+        if let explicit = environment("FERRIS_TANSU") { candidates.append(explicit) }
+        let cache = environment("FERRIS_USAGE_TOOLS")
+            ?? (environment("XDG_CACHE_HOME") ?? (NSHomeDirectory() + "/.cache")) + "/ferris-usage"
+        candidates.append(cache + "/bin/tansu")
+        for dir in (environment("PATH") ?? "").split(separator: ":") { candidates.append("\(dir)/tansu") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
+    }
+
+    static func findPostgresBin() -> String? {
+        let root = "/usr/lib/postgresql"
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return versions.compactMap(Int.init).sorted().reversed().map { "\(root)/\($0)/bin" }
+            .first { FileManager.default.isExecutableFile(atPath: $0 + "/pg_ctl") }
+    }
+
+    /// Runs a command to completion with its output in a file. (posix_spawn and waitpid rather than Foundation's
+    /// Process: `pg_ctl start` leaves a server behind that inherits descriptors, which keeps Process from
+    /// noticing the exit.)
+    static func run(_ executable: String, _ arguments: [String], asPostgres: Bool = false) throws {
+        let argv = asPostgres ? ["/usr/sbin/runuser", "-u", "postgres", "--", executable] + arguments : [executable] + arguments
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("ferris-usage-cmd-\(getpid()).log").path
+        let pid = try spawn(argv, output: outputFile)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        defer { unlink(outputFile) }
+        let exited = status & 0x7f == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
+            throw CLIError("\(argv.joined(separator: " ")) failed (status \(status)): \(text)")
+        }
+    }
+
+    /// Starts `argv` with stdin from /dev/null and stdout and stderr appended to `output`; returns its pid.
+    static func spawn(_ argv: [String], output: String) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        guard result == 0 else { throw CLIError("could not start \(argv[0]): \(String(cString: strerror(result)))") }
+        return pid
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw CLIError("socket() failed: errno \(errno)") }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
+            }
+        }
+        guard bound else { throw CLIError("could not find a free loopback port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func waitForPort(_ port: Int, what: String) throws {
+        for _ in 0..<100 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let connected = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            close(fd)
+            if connected { return }
+            usleep(50_000)
+        }
+        throw CLIError("\(what) did not accept connections on port \(port) within 5 s")
+    }
+}
+
+struct ServicesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "services",
+        abstract: "Start or stop a local Tansu broker and PostgreSQL on free loopback ports (for development and tests).",
+        subcommands: [Start.self, Stop.self])
+
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start both; print their addresses as shell exports.")
+        @Option(help: "Directory for their state, logs and the env file.") var dir: String
+        func run() throws {
+            LoggingBootstrap.once(level: .info)
+            let services = try LocalServices.start(in: URL(fileURLWithPath: dir), logger: Logger(label: "ferris-usage.services"))
+            print("export FERRIS_BROKERS=\(services.brokers)")
+            print("export FERRIS_DATABASE_URL='\(services.databaseURL)'")
+        }
+    }
+
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop the services started in --dir.")
+        @Option(help: "The directory given to start.") var dir: String
+        func run() throws {
+            LoggingBootstrap.once(level: .info)
+            let directory = URL(fileURLWithPath: dir)
+            guard !LocalServices.read(from: directory).isEmpty else { throw CLIError("no services were started in \(dir)") }
+            LocalServices(directory: directory, brokerPort: 0, databasePort: 0).stop(logger: Logger(label: "ferris-usage.services"))
+        }
+    }
+}

