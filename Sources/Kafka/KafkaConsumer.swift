@@ -129,11 +129,11 @@ public final class KafkaConsumer: @unchecked Sendable {
         assignment = Set(starts.keys)
     }
 
-    /// Commits offsets (with metadata) synchronously.
+    /// Commits offsets synchronously.
     public func commit(_ offsets: [KafkaCommittedOffset]) throws(KafkaError) {
         guard !offsets.isEmpty else { return }
         let list = TopicPartitionList(capacity: offsets.count)
-        for entry in offsets { list.add(entry.topicPartition, offset: entry.offset, metadata: entry.metadata) }
+        for entry in offsets { list.add(entry.topicPartition, offset: entry.offset) }
         let err = rd_kafka_commit(handle, list.pointer, 0)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "commit offsets for \(offsets.map(\.topicPartition))")
@@ -143,7 +143,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         }
     }
 
-    /// The group's committed offsets and metadata for `partitions` (offset < 0 where none is committed).
+    /// The group's committed offsets for `partitions` (offset < 0 where none is committed).
     public func committed(_ partitions: [KafkaTopicPartition], timeoutMilliseconds: Int32 = 10_000)
         throws(KafkaError) -> [KafkaCommittedOffset] {
         let list = TopicPartitionList(partitions)
@@ -151,7 +151,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "fetch committed offsets for \(partitions)")
         }
-        return list.elements.map { KafkaCommittedOffset($0.tp, offset: $0.offset, metadata: $0.metadata) }
+        return list.elements.map { KafkaCommittedOffset($0.tp, offset: $0.offset) }
     }
 
     /// The low and high watermark offsets of a partition, asked of the broker.
@@ -163,6 +163,16 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "query watermarks of \(tp)")
         }
+        return (low, high)
+    }
+
+    /// The low and high watermarks librdkafka last saw in fetch responses (no broker round trip);
+    /// nil while none has been seen for the partition.
+    public func cachedWatermarks(_ tp: KafkaTopicPartition) -> (low: Int64, high: Int64)? {
+        var low: Int64 = 0
+        var high: Int64 = 0
+        let err = rd_kafka_get_watermark_offsets(handle, tp.topic, tp.partition, &low, &high)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 else { return nil }
         return (low, high)
     }
 

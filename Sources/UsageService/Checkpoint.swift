@@ -1,37 +1,28 @@
+import Kafka
 import UsageStandard
 
-/// What the service stores with each committed offset (Kafka offset-commit metadata), so that a restart can
-/// rebuild open windows: the offset to re-read from and the partition watermark at the commit.
-/// Text form: `fu1 rebuild=<offset> wm=<epoch-ms>` (`wm=-` when no event was seen yet).
+/// How far a partition has been accounted, and what a restart needs to rebuild its open windows:
+/// re-reading the partition from `rebuildFrom` up to `nextOffset` (silently) restores every open window,
+/// and `watermark` is the partition watermark at the checkpoint.
+///
+/// Checkpoints are written to PostgreSQL in the same transaction as the totals they cover, after the totals
+/// topic has acknowledged those totals. (Kafka offset-commit metadata would be the natural home, but not every
+/// Kafka-protocol broker stores it; committed offsets are still written for lag monitoring.)
 public struct Checkpoint: Sendable, Equatable {
-    /// Re-reading the partition from this offset up to the committed offset rebuilds every open window.
+    /// The input partition.
+    public var topicPartition: KafkaTopicPartition
+    /// The next offset to account ("last accounted + 1").
+    public var nextOffset: Int64
+    /// Re-reading from here up to `nextOffset` rebuilds every open window (`<= nextOffset`).
     public var rebuildFrom: Int64
-    /// The partition watermark at the commit.
+    /// The partition watermark at the checkpoint.
     public var watermark: Timestamp?
 
     /// Creates a checkpoint.
-    public init(rebuildFrom: Int64, watermark: Timestamp?) {
+    public init(_ topicPartition: KafkaTopicPartition, nextOffset: Int64, rebuildFrom: Int64, watermark: Timestamp?) {
+        self.topicPartition = topicPartition
+        self.nextOffset = nextOffset
         self.rebuildFrom = rebuildFrom
         self.watermark = watermark
-    }
-
-    /// The metadata text.
-    public var metadata: String {
-        "fu1 rebuild=\(rebuildFrom) wm=\(watermark.map { String($0.milliseconds) } ?? "-")"
-    }
-
-    /// Parses metadata text; nil when it is not a checkpoint (e.g. committed by another tool).
-    public init?(metadata: String) {
-        let parts = metadata.split(separator: " ")
-        guard parts.count == 3, parts[0] == "fu1", parts[1].hasPrefix("rebuild="), parts[2].hasPrefix("wm="),
-              let rebuild = Int64(parts[1].dropFirst(8)) else { return nil }
-        let wm = parts[2].dropFirst(3)
-        if wm == "-" {
-            self.init(rebuildFrom: rebuild, watermark: nil)
-        } else if let ms = Int64(wm) {
-            self.init(rebuildFrom: rebuild, watermark: Timestamp(milliseconds: ms))
-        } else {
-            return nil
-        }
     }
 }

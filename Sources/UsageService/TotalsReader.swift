@@ -15,15 +15,20 @@ public enum TotalsReader {
         let admin = try KafkaAdmin(configuration: kafka, logger: logger)
         guard let count = try admin.topics()[topic] else { return [] }
         let partitions = (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) }
-        var ends: [KafkaTopicPartition: Int64] = [:]
-        for tp in partitions { ends[tp] = try consumer.watermarks(tp).high }
         try consumer.assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaOffset.beginning) }))
         var latest: [String: UsageTotal] = [:]
         var positions: [KafkaTopicPartition: Int64] = [:]
         var failure: UsageDecodeError?
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(60)
-        while partitions.contains(where: { (positions[$0] ?? 0) < (ends[$0] ?? 0) }) {
+        // The end is judged by the watermarks of fetch responses (some brokers answer ListOffsets with a stale end).
+        func atEnd() -> Bool {
+            partitions.allSatisfy { tp in
+                guard let high = consumer.cachedWatermarks(tp)?.high else { return false }
+                return (positions[tp] ?? 0) >= high
+            }
+        }
+        while !atEnd() {
             guard clock.now < deadline else { throw UsageServiceError("timed out reading \(topic) to its end") }
             try consumer.poll(timeoutMilliseconds: 200) { record in
                 positions[KafkaTopicPartition(topic: topic, partition: record.partition)] = record.offset + 1

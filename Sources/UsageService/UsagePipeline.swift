@@ -11,10 +11,12 @@ extension KafkaRecord: CloudEventHeaderSource {}
 /// (tenant, instance, component, metric) -> tumbling windows on event time -> sum and count ->
 /// totals to the compacted totals topic and to PostgreSQL -> commit offsets.
 ///
-/// Offsets are committed only after both sinks have acknowledged the totals that cover them. Each commit
-/// carries a `Checkpoint` (rebuild-from offset and watermark), so on assignment the open windows are rebuilt by
-/// re-reading the partition silently up to the committed offset: totals are absolute and deterministic, and a
-/// total re-emitted after a crash equals the one emitted before it.
+/// Progress is recorded only after both sinks have the totals that cover it: totals are produced and
+/// acknowledged by the broker, then written to PostgreSQL together with each partition's `Checkpoint`
+/// (next offset, rebuild-from offset, watermark) in one transaction, then the consumer offsets are committed.
+/// On assignment the open windows are rebuilt by re-reading the partition silently from the checkpoint's
+/// rebuild-from offset: totals are absolute and deterministic, so a total re-emitted after a crash equals
+/// the one emitted before it.
 public final class UsagePipeline: Service, Sendable {
     /// When `run` returns.
     public enum RunMode: Sendable {
@@ -69,7 +71,8 @@ final class PartitionState {
     var nextOffset: Int64?
     /// Records below this offset were accounted before the last restart and are only replayed.
     var replayUntil: Int64 = -1
-    var committedOffset: Int64?
+    /// The offset of the last checkpoint written.
+    var checkpointedOffset: Int64?
 
     init(_ tp: KafkaTopicPartition, configuration: UsagePipelineConfiguration) {
         topicPartition = tp
@@ -125,16 +128,17 @@ final class PipelineLoop {
         defer {
             // Leaving the group runs the revoke handler, which emits and commits what is left.
             consumer.close()
-            pipeline.counters.publish(delta)
+            publishCounters()
         }
         while !pipeline.shouldStop {
             let read = try consumer.poll(timeoutMilliseconds: 100) { record in process(record) }
             if let error = rebalanceError { throw error }
+            if read > 0 { publishCounters() }
             if clock.now - lastFlush >= interval {
                 try flush(consumer)
                 lastFlush = clock.now
             }
-            if read == 0, case .untilCaughtUp(let wanted) = pipeline.runMode, try caughtUp(consumer, wanted: wanted) {
+            if read == 0, case .untilCaughtUp(let wanted) = pipeline.runMode, caughtUp(consumer, wanted: wanted) {
                 try flush(consumer)
                 logger.info("caught up with every assigned partition; stopping")
                 break
@@ -199,33 +203,38 @@ final class PipelineLoop {
         }
     }
 
-    /// Emits changed totals to both sinks, then commits offsets with their checkpoints.
+    /// Emits changed totals to the totals topic (acknowledged), then writes them with the partitions'
+    /// checkpoints to PostgreSQL in one transaction, then commits the consumer offsets.
     private func flush(_ consumer: KafkaConsumer) throws {
         rejectionsLogged = 0
         var totals: [UsageTotal] = []
         for state in partitions.values { totals.append(contentsOf: state.aggregator.takeEmissions()) }
-        if !totals.isEmpty {
-            for total in totals {
-                try producer.send(topic: configuration.totalsTopic, key: Array(total.recordKey.utf8),
-                                  value: UsageTotalCodec.encode(total, source: configuration.totalsSource),
-                                  headers: totalsHeaders)
-            }
-            try producer.awaitDeliveries()
-            try sink.write(totals)
-            delta.totalsWritten += totals.count
-        }
-        var commits: [KafkaCommittedOffset] = []
+        var checkpoints: [Checkpoint] = []
         for state in partitions.values {
-            guard let next = state.nextOffset, next != state.committedOffset else { continue }
-            let checkpoint = Checkpoint(rebuildFrom: min(state.aggregator.rebuildFrom ?? next, next),
-                                        watermark: state.aggregator.watermark)
-            commits.append(KafkaCommittedOffset(state.topicPartition, offset: next, metadata: checkpoint.metadata))
+            guard let next = state.nextOffset, next != state.checkpointedOffset else { continue }
+            checkpoints.append(Checkpoint(state.topicPartition, nextOffset: next,
+                                          rebuildFrom: min(state.aggregator.rebuildFrom ?? next, next),
+                                          watermark: state.aggregator.watermark))
         }
-        if !commits.isEmpty {
-            try consumer.commit(commits)
-            for commit in commits { partitions[commit.topicPartition]?.committedOffset = commit.offset }
+        guard !totals.isEmpty || !checkpoints.isEmpty else { return }
+        for total in totals {
+            try producer.send(topic: configuration.totalsTopic, key: Array(total.recordKey.utf8),
+                              value: UsageTotalCodec.encode(total, source: configuration.totalsSource),
+                              headers: totalsHeaders)
+        }
+        try producer.awaitDeliveries()
+        try sink.write(totals, checkpoints: checkpoints, group: configuration.groupID)
+        delta.totalsWritten += totals.count
+        for checkpoint in checkpoints { partitions[checkpoint.topicPartition]?.checkpointedOffset = checkpoint.nextOffset }
+        if !checkpoints.isEmpty {
+            // Committed offsets are for lag monitoring and tools; the checkpoint is what restarts use.
+            try consumer.commit(checkpoints.map { KafkaCommittedOffset($0.topicPartition, offset: $0.nextOffset) })
             delta.commits += 1
         }
+        publishCounters()
+    }
+
+    private func publishCounters() {
         pipeline.counters.publish(delta)
         delta = PipelineCounters.Snapshot()
     }
@@ -249,33 +258,38 @@ final class PipelineLoop {
     }
 
     private func assign(_ assigned: [KafkaTopicPartition], _ consumer: KafkaConsumer) throws -> [KafkaTopicPartition: Int64] {
+        let checkpoints = try sink.checkpoints(group: configuration.groupID, partitions: assigned)
+        let missing = assigned.filter { checkpoints[$0] == nil }
+        let committed = missing.isEmpty ? [] : try consumer.committed(missing)
         var starts: [KafkaTopicPartition: Int64] = [:]
-        for committed in try consumer.committed(assigned) {
-            let tp = committed.topicPartition
+        for tp in assigned {
             let state = PartitionState(tp, configuration: configuration)
             partitions[tp] = state
-            guard committed.offset >= 0 else { continue }
-            state.nextOffset = committed.offset
-            state.committedOffset = committed.offset
-            if let checkpoint = Checkpoint(metadata: committed.metadata), checkpoint.rebuildFrom < committed.offset {
-                state.replayUntil = committed.offset
+            if let checkpoint = checkpoints[tp] {
+                state.nextOffset = checkpoint.nextOffset
+                state.checkpointedOffset = checkpoint.nextOffset
+                state.replayUntil = checkpoint.nextOffset
                 state.aggregator.restore(watermark: checkpoint.watermark)
                 starts[tp] = checkpoint.rebuildFrom
-                logger.info("rebuilding open windows", metadata: ["partition": "\(tp)", "from": "\(checkpoint.rebuildFrom)",
-                                                                  "to": "\(committed.offset)"])
-            } else if let checkpoint = Checkpoint(metadata: committed.metadata) {
-                state.aggregator.restore(watermark: checkpoint.watermark)
+                logger.info("resuming from checkpoint", metadata: [
+                    "partition": "\(tp)", "rebuild_from": "\(checkpoint.rebuildFrom)", "next_offset": "\(checkpoint.nextOffset)"])
+            } else if let offset = committed.first(where: { $0.topicPartition == tp })?.offset, offset >= 0 {
+                // Offsets committed without a checkpoint (e.g. the checkpoint table was dropped): open windows
+                // cannot be rebuilt, so their totals restart from this offset.
+                logger.warning("no checkpoint for a partition with committed offsets; open windows are not rebuilt",
+                               metadata: ["partition": "\(tp)", "offset": "\(offset)"])
+                state.nextOffset = offset
             }
         }
         return starts
     }
 
-    private func caughtUp(_ consumer: KafkaConsumer, wanted: Int) throws -> Bool {
+    private func caughtUp(_ consumer: KafkaConsumer, wanted: Int) -> Bool {
         guard consumer.assignment.count >= wanted else { return false }
+        // Watermarks from fetch responses: some brokers answer ListOffsets with a stale end offset.
         for tp in consumer.assignment {
-            let high = try consumer.watermarks(tp).high
-            let next = partitions[tp]?.nextOffset ?? 0
-            if next < high { return false }
+            guard let high = consumer.cachedWatermarks(tp)?.high else { return false }
+            if (partitions[tp]?.nextOffset ?? 0) < high { return false }
         }
         return true
     }

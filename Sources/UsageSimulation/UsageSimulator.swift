@@ -12,6 +12,14 @@ public struct SimulatedRecord: Sendable {
     /// How it is laid out.
     public var mode: CloudEventMode
 
+    /// Creates a record.
+    public init(topic: String, key: String, event: UsageEvent, mode: CloudEventMode) {
+        self.topic = topic
+        self.key = key
+        self.event = event
+        self.mode = mode
+    }
+
     /// The record to produce.
     public func outgoing() -> KafkaOutgoingRecord {
         let encoded = UsageEventEncoder.encode(event, mode: mode)
@@ -109,6 +117,13 @@ public struct ExpectedTotals: Sendable, Equatable {
         public var unit: String
         /// Number of events.
         public var eventCount: Int64
+
+        /// Creates an entry.
+        public init(quantity: Quantity, unit: String, eventCount: Int64) {
+            self.quantity = quantity
+            self.unit = unit
+            self.eventCount = eventCount
+        }
     }
 
     /// Totals by key and window start (milliseconds).

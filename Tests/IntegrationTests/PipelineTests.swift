@@ -1,0 +1,147 @@
+import Kafka
+import Testing
+import UsageService
+import UsageSimulation
+import UsageStandard
+
+/// An isolated set of topics, table and group for one test.
+struct World {
+    let id = TestServices.unique("it")
+    var pattern: String { "^\(id)\\.events\\..+" }
+    var totalsTopic: String { "\(id).totals" }
+    var table: String { "\(id)_totals" }
+    func topic(_ instance: String) -> String { "\(id).events.\(instance)" }
+
+    func configuration() throws -> UsagePipelineConfiguration {
+        UsagePipelineConfiguration(brokers: try TestServices.brokers, databaseURL: try TestServices.databaseURL,
+                                   groupID: "\(id)-group", topicPattern: pattern, totalsTopic: totalsTopic,
+                                   totalsTable: table, commitIntervalMilliseconds: 200)
+    }
+
+    func createTopics(_ names: [String], partitions: Int32) async throws {
+        let kafka = try TestServices.kafka
+        try await TestServices.blocking {
+            try KafkaAdmin(configuration: kafka, logger: TestServices.logger)
+                .createTopics(names.map { KafkaNewTopic(name: $0, partitions: partitions) })
+        }
+    }
+
+    func produce(_ records: [KafkaOutgoingRecord]) async throws {
+        let kafka = try TestServices.kafka
+        try await TestServices.blocking {
+            let producer = try KafkaProducer(configuration: kafka, logger: TestServices.logger)
+            for record in records { try producer.send(record) }
+            try producer.awaitDeliveries()
+        }
+    }
+
+    /// Runs a pipeline of this world's group until it has read every partition to its end.
+    func account(partitions: Int) async throws -> PipelineCounters.Snapshot {
+        let pipeline = UsagePipeline(configuration: try configuration(), mode: .untilCaughtUp(partitions: partitions),
+                                     logger: TestServices.logger)
+        try await TestServices.runUntilCaughtUp(pipeline)
+        return pipeline.counters.snapshot
+    }
+
+    /// The totals in both sinks.
+    func totals() async throws -> (kafka: [UsageTotal], postgres: [UsageTotal]) {
+        let kafka = try TestServices.kafka
+        let url = try TestServices.databaseURL
+        let (topic, table) = (totalsTopic, self.table)
+        return try await TestServices.blocking {
+            (try TotalsReader.fromKafka(kafka, topic: topic, logger: TestServices.logger),
+             try TotalsReader.fromPostgres(url: url, table: table, logger: TestServices.logger))
+        }
+    }
+}
+
+let h13: Int64 = 1_795_611_600_000 // 2026-11-25T13:00:00Z
+let hourMs: Int64 = 3_600_000
+
+@Suite("Pipeline end to end against a real broker and PostgreSQL")
+struct PipelineTests {
+    func usage(_ instance: String, _ tenant: String, _ component: String, _ metric: String, at ms: Int64,
+               _ micros: Int64, unit: String = "u", scope: UsageScope = .billable, id: String) -> UsageEvent {
+        UsageEvent(id: id, source: "/ferris/\(instance)/\(component)", time: Timestamp(milliseconds: ms), tenant: tenant,
+                   instance: instance, component: component, metric: metric, quantity: Quantity(micros: micros),
+                   unit: unit, scope: scope)
+    }
+
+    @Test("two instance topics -> hourly totals in the totals topic and PostgreSQL; out-of-scope and malformed records are not counted and do not stop the flow")
+    func twoInstances() async throws {
+        let world = World()
+        let alpha = world.topic("alpha"), beta = world.topic("beta")
+        try await world.createTopics([alpha, beta], partitions: 2)
+        let events: [(String, UsageEvent, CloudEventMode)] = [
+            (alpha, usage("alpha", "t1", "kafka", "cpu", at: h13, 1_500_000, id: "a1"), .binary),
+            (alpha, usage("alpha", "t1", "kafka", "cpu", at: h13 + hourMs - 1, 2_000_000, id: "a2"), .structured),
+            (alpha, usage("alpha", "t1", "kafka", "cpu", at: h13 + hourMs, 4_000_000, id: "a3"), .binary),
+            (beta, usage("beta", "t2", "minio", "storage", at: h13 + 30 * 60_000, 250_000, id: "b1"), .binary),
+            (beta, usage("beta", "t2", "minio", "storage", at: h13 + 45 * 60_000, 750_000, id: "b2"), .structured),
+            (beta, usage("beta", "t2", "databricks-link", "cpu", at: h13 + 10 * 60_000, 100_000_000, scope: .outOfScope, id: "b3"), .binary),
+        ]
+        var records = events.map { topic, event, mode in
+            SimulatedRecord(topic: topic, key: event.tenant, event: event, mode: mode).outgoing()
+        }
+        // Malformed records between valid ones: not JSON, a tombstone, and an event without a tenant.
+        let valid = records[0]
+        records.append(KafkaOutgoingRecord(topic: alpha, key: Array("t1".utf8), value: Array("not json".utf8), headers: valid.headers))
+        records.append(KafkaOutgoingRecord(topic: alpha, key: Array("t1".utf8), value: nil, headers: valid.headers))
+        records.append(KafkaOutgoingRecord(topic: alpha, key: Array("t1".utf8), value: valid.value,
+                                           headers: valid.headers.filter { $0.name != "ce_tenant" }))
+        let after = usage("alpha", "t1", "kafka", "cpu", at: h13 + hourMs + 30 * 60_000, 1_000_000, id: "a4")
+        records.append(SimulatedRecord(topic: alpha, key: "t1", event: after, mode: .structured).outgoing())
+        try await world.produce(records)
+
+        let counters = try await world.account(partitions: 4)
+        #expect(counters.recordsRead == 10)
+        #expect(counters.eventsCounted == 6)
+        #expect(counters.outOfScope == 1)
+        #expect(counters.rejected == ["malformed-json": 1, "missing-data": 1, "missing-attribute": 1])
+
+        let key = UsageKey(tenant: "t1", instance: "alpha", component: "kafka", metric: "cpu")
+        let storage = UsageKey(tenant: "t2", instance: "beta", component: "minio", metric: "storage")
+        let expected = ExpectedTotals(entries: [
+            .init(key: key, windowStart: Timestamp(milliseconds: h13)): .init(quantity: Quantity(micros: 3_500_000), unit: "u", eventCount: 2),
+            .init(key: key, windowStart: Timestamp(milliseconds: h13 + hourMs)): .init(quantity: Quantity(micros: 5_000_000), unit: "u", eventCount: 2),
+            .init(key: storage, windowStart: Timestamp(milliseconds: h13)): .init(quantity: Quantity(micros: 1_000_000), unit: "u", eventCount: 2),
+        ])
+        let (kafka, postgres) = try await world.totals()
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+        #expect(kafka.allSatisfy { $0.windowEnd.milliseconds - $0.windowStart.milliseconds == hourMs })
+    }
+
+    @Test("a restart in the middle of open windows rebuilds them: totals stay exact in both sinks")
+    func restartKeepsTotalsExact() async throws {
+        let world = World()
+        let simulator = UsageSimulator(seed: 11, start: Timestamp(milliseconds: h13), hours: 4, samplesPerHour: 6)
+        let records = simulator.records(for: Scenario.all).map { record in
+            var moved = record
+            moved.topic = world.topic(record.event.instance)
+            return moved
+        }
+        let topics = Set(records.map(\.topic)).sorted()
+        try await world.createTopics(topics, partitions: 2)
+        // The first run sees 60 % of each instance's events, cutting through open windows.
+        var first: [KafkaOutgoingRecord] = []
+        var second: [KafkaOutgoingRecord] = []
+        for topic in topics {
+            let own = records.filter { $0.topic == topic }
+            first += own.prefix(own.count * 6 / 10).map { $0.outgoing() }
+            second += own.dropFirst(own.count * 6 / 10).map { $0.outgoing() }
+        }
+        try await world.produce(first)
+        let run1 = try await world.account(partitions: topics.count * 2)
+        #expect(run1.recordsRead == first.count)
+        try await world.produce(second)
+        let run2 = try await world.account(partitions: topics.count * 2)
+        #expect(run2.recordsRead == second.count, "replayed records are not read twice")
+
+        let expected = ExpectedTotals(records: records)
+        let (kafka, postgres) = try await world.totals()
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+        #expect(run1.outOfScope + run2.outOfScope == records.filter { $0.event.scope == .outOfScope }.count)
+    }
+}

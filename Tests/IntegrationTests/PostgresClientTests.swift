@@ -1,0 +1,58 @@
+import PostgreSQL
+import Testing
+import UsageService
+
+@Suite("PostgreSQL wrapper against a real server")
+struct PostgresClientTests {
+    @Test("values are parameters, never SQL text; transactions roll back on error")
+    func parametersAndTransactions() async throws {
+        let url = try TestServices.databaseURL
+        let table = TestServices.unique("it_pg")
+        try await TestServices.blocking {
+            let db = try PostgresConnection(url: url, logger: TestServices.logger)
+            try db.query("CREATE TABLE \(table) (name text PRIMARY KEY, n numeric)")
+            let hostile = "x'); DROP TABLE \(table); --\"\\ \u{1F600}"
+            try db.query("INSERT INTO \(table) VALUES ($1, $2)", [.text(hostile), .null])
+            #expect(try db.query("SELECT name, n FROM \(table)").map(\.values) == [[hostile, nil]])
+            do throws(PostgresError) {
+                try db.transaction { tx throws(PostgresError) in
+                    try tx.query("INSERT INTO \(table) VALUES ($1, 1)", ["inside"])
+                    try tx.query("INSERT INTO \(table) VALUES ($1, 1)", ["inside"]) // duplicate key
+                }
+                Issue.record("the duplicate insert did not fail")
+            } catch {
+                #expect(error.sqlState == "23505")
+            }
+            #expect(try db.query("SELECT count(*) FROM \(table)")[0][0] == "1")
+            try db.query("DROP TABLE \(table)")
+        }
+    }
+
+    @Test("a bad URL is a connection error that hides the password")
+    func badURL() {
+        do {
+            _ = try PostgresConnection(url: "postgresql://user:secret@127.0.0.1:1/db?connect_timeout=2", logger: TestServices.logger)
+            Issue.record("connected to port 1")
+        } catch {
+            #expect(error.kind == .connection)
+            #expect(!error.message.contains("secret"))
+        }
+    }
+
+    @Test("the totals schema migration is idempotent and the upsert keeps the newest total")
+    func migrationAndGuard() async throws {
+        let url = try TestServices.databaseURL
+        let table = TestServices.unique("it_totals")
+        try await TestServices.blocking {
+            _ = try PostgresTotalsSink(url: url, table: table, logger: TestServices.logger)
+            let sink = try PostgresTotalsSink(url: url, table: table, logger: TestServices.logger)
+            let newer = sampleTotal(quantity: 5_000_000, count: 5, offset: 10)
+            try sink.write([newer])
+            try sink.write([sampleTotal(quantity: 3_000_000, count: 3, offset: 7)]) // older: ignored
+            #expect(try TotalsReader.fromPostgres(url: url, table: table, logger: TestServices.logger) == [newer])
+            let final = sampleTotal(quantity: 6_000_000, count: 6, offset: 11, status: .final)
+            try sink.write([final])
+            #expect(try TotalsReader.fromPostgres(url: url, table: table, logger: TestServices.logger) == [final])
+        }
+    }
+}

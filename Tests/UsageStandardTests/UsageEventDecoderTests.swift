@@ -1,0 +1,150 @@
+import Testing
+@testable import UsageStandard
+
+/// Headers as a test double of a Kafka record's header list (pure data, no broker involved).
+struct Headers: CloudEventHeaderSource {
+    var list: [(String, String?)]
+
+    func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {
+        for (name, value) in list {
+            Array(name.utf8).withUnsafeBytes { nameBytes in
+                if let value {
+                    Array(value.utf8).withUnsafeBytes { body(nameBytes, $0) }
+                } else {
+                    body(nameBytes, nil)
+                }
+            }
+        }
+    }
+}
+
+func decode(_ headers: [(String, String?)], _ value: String?) -> Result<UsageEvent, UsageDecodeError> {
+    let decoder = UsageEventDecoder()
+    guard let value else { return decoder.decode(headers: Headers(list: headers), value: nil) }
+    return Array(value.utf8).withUnsafeBytes { decoder.decode(headers: Headers(list: headers), value: $0) }
+}
+
+let sample = UsageEvent(id: "e-1", source: "/ferris/gcp/solo-gcp/kafka", time: Timestamp(milliseconds: 1_795_611_600_000),
+                        tenant: "solo", instance: "solo-gcp", component: "kafka", metric: "cpu_core_seconds",
+                        quantity: Quantity(micros: 12_500_000), unit: "core-seconds")
+
+func binaryHeaders(_ overrides: [String: String?] = [:]) -> [(String, String?)] {
+    var base: [(String, String?)] = [
+        ("ce_specversion", "1.0"), ("ce_id", "e-1"), ("ce_source", "/ferris/gcp/solo-gcp/kafka"),
+        ("ce_type", UsageStandard.eventType), ("ce_time", "2026-11-25T13:00:00Z"), ("ce_tenant", "solo"),
+        ("ce_instance", "solo-gcp"), ("ce_component", "kafka"), ("content-type", "application/json"),
+    ]
+    for (name, value) in overrides {
+        base.removeAll { $0.0 == name }
+        if let value { base.append((name, value)) }
+    }
+    return base
+}
+
+let sampleData = #"{"metric":"cpu_core_seconds","quantity":12.5,"unit":"core-seconds"}"#
+
+@Suite("UsageEventDecoder")
+struct UsageEventDecoderTests {
+    @Test("binary mode: attributes from ce_ headers, data from the value")
+    func binaryMode() {
+        #expect(decode(binaryHeaders(), sampleData) == .success(sample))
+    }
+
+    @Test("structured mode: the whole event in the value, detected case-insensitively")
+    func structuredMode() {
+        let value = """
+            {"specversion":"1.0","id":"e-1","source":"/ferris/gcp/solo-gcp/kafka","type":"\(UsageStandard.eventType)",
+             "time":"2026-11-25T14:00:00+01:00","tenant":"solo","instance":"solo-gcp","component":"kafka",
+             "datacontenttype":"application/json","unknownext":{"nested":[1,2,{"x":null}]},
+             "data":{"metric":"cpu_core_seconds","extra":true,"quantity":12.5,"unit":"core-seconds"}}
+            """
+        #expect(decode([("Content-Type", "Application/CloudEvents+JSON; charset=utf-8")], value) == .success(sample))
+    }
+
+    @Test("the encoder's output decodes back to the same event in both modes", arguments: CloudEventMode.allCases)
+    func roundTrip(mode: CloudEventMode) {
+        var event = sample
+        event.scope = .outOfScope
+        event.tenant = "t\"quoted\\ \u{1F600}"
+        let encoded = UsageEventEncoder.encode(event, mode: mode)
+        let value = String(decoding: encoded.value, as: UTF8.self)
+        #expect(decode(encoded.headers.map { ($0.name, $0.value) }, value) == .success(event))
+    }
+
+    @Test("out-of-scope tag")
+    func scope() throws {
+        let event = try decode(binaryHeaders(["ce_scope": "out"]), sampleData).get()
+        #expect(event.scope == .outOfScope)
+        #expect(throws: UsageDecodeError.self) { try decode(binaryHeaders(["ce_scope": "maybe"]), sampleData).get() }
+    }
+
+    @Test("rejections name the reason and the attribute", arguments: [
+        (binaryHeaders(["ce_id": nil]), sampleData, UsageDecodeError.Reason.missingAttribute, "id"),
+        (binaryHeaders(["ce_id": ""]), sampleData, .missingAttribute, "id"),
+        (binaryHeaders(["ce_tenant": nil]), sampleData, .missingAttribute, "tenant"),
+        (binaryHeaders(["ce_specversion": "0.3"]), sampleData, .unsupportedSpecVersion, "specversion"),
+        (binaryHeaders(["ce_type": "com.example.other"]), sampleData, .unsupportedType, "type"),
+        (binaryHeaders(["ce_time": "2026-11-25T13:00Z"]), sampleData, .invalidTime, "time"),
+        (binaryHeaders(["ce_time": nil]), sampleData, .invalidTime, "time"),
+        (binaryHeaders(), #"{"metric":"m","quantity":"12","unit":"u"}"#, .invalidQuantity, "data.quantity"),
+        (binaryHeaders(), #"{"metric":"m","quantity":1e-9,"unit":"u"}"#, .invalidQuantity, "data.quantity"),
+        (binaryHeaders(), #"{"metric":"m","unit":"u"}"#, .invalidQuantity, "data.quantity"),
+        (binaryHeaders(), #"{"quantity":1,"unit":"u"}"#, .missingAttribute, "data.metric"),
+        (binaryHeaders(), #"{"metric":"m","quantity":1,"unit":"u"} x"#, .malformedJSON, "data"),
+        (binaryHeaders(), #"{"metric":"m","quantity":1,"#, .malformedJSON, ""),
+        (binaryHeaders(), "", .missingData, "data"),
+        (binaryHeaders(["ce_id": "x", "ce_tenant": "a"]) + [("ce_tenant", "b")], sampleData, .duplicateAttribute, "tenant"),
+        (binaryHeaders(["ce_instance": nil]) + [("ce_instance", nil)], sampleData, .invalidAttribute, "instance"),
+    ] as [([(String, String?)], String, UsageDecodeError.Reason, String)])
+    func rejects(headers: [(String, String?)], value: String, reason: UsageDecodeError.Reason, attribute: String) {
+        switch decode(headers, value) {
+        case .success(let event): Issue.record("accepted \(event)")
+        case .failure(let error):
+            #expect(error.reason == reason)
+            #expect(error.attribute == attribute)
+            #expect(!error.problem.isEmpty)
+        }
+    }
+
+    @Test("a tombstone (null value) is rejected, not a crash")
+    func tombstone() {
+        #expect(throws: UsageDecodeError.self) { try decode(binaryHeaders(), nil).get() }
+    }
+
+    @Test("invalid UTF-8 in a header is rejected")
+    func invalidUTF8Header() {
+        struct RawHeaders: CloudEventHeaderSource {
+            func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {
+                for (name, value) in binaryHeaders() where name != "ce_tenant" {
+                    Array(name.utf8).withUnsafeBytes { n in Array((value ?? "").utf8).withUnsafeBytes { body(n, $0) } }
+                }
+                Array("ce_tenant".utf8).withUnsafeBytes { n in [UInt8]([0xC3, 0x28]).withUnsafeBytes { body(n, $0) } }
+            }
+        }
+        let result = Array(sampleData.utf8).withUnsafeBytes { UsageEventDecoder().decode(headers: RawHeaders(), value: $0) }
+        #expect(throws: UsageDecodeError.self) { try result.get() }
+    }
+
+    @Test("structured events with a non-object data or deep nesting are rejected")
+    func structuredShape() {
+        let header = [("content-type", UsageStandard.structuredContentType)] as [(String, String?)]
+        #expect(throws: UsageDecodeError.self) { try decode(header, #"{"data":[1]}"#).get() }
+        let deep = #"{"x":"# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}"
+        #expect(throws: UsageDecodeError.self) { try decode(header, deep).get() }
+        #expect(throws: UsageDecodeError.self) { try decode(header, "[]").get() }
+    }
+}
+
+@Suite("UsageTotalCodec")
+struct UsageTotalCodecTests {
+    @Test("a total round-trips through its CloudEvent and has a stable key and id")
+    func roundTrip() throws {
+        let total = UsageTotal(key: UsageKey(tenant: "a/b", instance: "i", component: "c", metric: "m"),
+                               windowStart: Timestamp(milliseconds: 1_795_611_600_000),
+                               windowEnd: Timestamp(milliseconds: 1_795_615_200_000), quantity: Quantity(micros: 1_500_001),
+                               unit: "GiB-hours", eventCount: 3, status: .provisional, sourcePartition: "t:0", lastOffset: 42)
+        #expect(total.recordKey == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z")
+        #expect(total.eventID == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z@t:0#42")
+        #expect(try UsageTotalCodec.decode(UsageTotalCodec.encode(total, source: "/ferris-usage/g")).get() == total)
+    }
+}
