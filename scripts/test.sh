@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, builds, starts a Kafka-protocol broker (Tansu) and a throwaway
+# PostgreSQL on free loopback ports, runs `swift test` against them, and stops both at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+swift build --build-tests
+
+state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
+stop() {
+  .build/debug/ferris-usage services stop --dir "$state" >/dev/null 2>&1 || true
+  rm -rf "$state"
+}
+trap stop EXIT
+eval "$(.build/debug/ferris-usage services start --dir "$state")"
+echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL" >&2
+
+swift test "$@"
