@@ -92,6 +92,8 @@ final class PipelineLoop {
     private let sink: PostgresTotalsSink
     private var consumer: KafkaConsumer?
     private var partitions: [KafkaTopicPartition: PartitionState] = [:]
+    /// State of partitions revoked at the last rebalance, kept in case they come straight back.
+    private var revoked: [KafkaTopicPartition: PartitionState] = [:]
     private var byIdentity: [PartitionIdentity: PartitionState] = [:]
     private var delta = PipelineCounters.Snapshot()
     private var rebalanceError: Error?
@@ -244,9 +246,10 @@ final class PipelineLoop {
             switch event {
             case .assigned(let assigned):
                 return try assign(assigned, consumer)
-            case .revoked(let revoked):
+            case .revoked(let lost):
                 try flush(consumer)
-                for tp in revoked { partitions[tp] = nil }
+                revoked = [:]
+                for tp in lost { revoked[tp] = partitions.removeValue(forKey: tp) }
                 byIdentity = byIdentity.filter { partitions[$0.value.topicPartition] != nil }
                 return [:]
             }
@@ -262,7 +265,16 @@ final class PipelineLoop {
         let missing = assigned.filter { checkpoints[$0] == nil }
         let committed = missing.isEmpty ? [] : try consumer.committed(missing)
         var starts: [KafkaTopicPartition: Int64] = [:]
+        defer { revoked = [:] }
         for tp in assigned {
+            // A partition that comes back at the offset we checkpointed (nobody else accounted it meanwhile)
+            // keeps its in-memory state: no rebuild needed.
+            if let kept = revoked[tp], let checkpoint = checkpoints[tp],
+               kept.checkpointedOffset == checkpoint.nextOffset, kept.nextOffset == checkpoint.nextOffset {
+                partitions[tp] = kept
+                starts[tp] = checkpoint.nextOffset
+                continue
+            }
             let state = PartitionState(tp, configuration: configuration)
             partitions[tp] = state
             if let checkpoint = checkpoints[tp] {

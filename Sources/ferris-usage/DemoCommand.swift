@@ -21,25 +21,26 @@ struct DemoCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage.demo")
         var started: LocalServices?
-        var brokers = connection.resolvedBrokers
-        var databaseURL = connection.resolvedDatabaseURL
-        if brokers == nil || databaseURL == nil {
+        if connection.resolvedBrokers == nil || connection.resolvedDatabaseURL == nil {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ferris-usage-demo-\(getpid())")
             say("starting a local broker and PostgreSQL in \(directory.path)")
-            let services = try await DedicatedThread.run(name: "services") { try LocalServices.start(in: directory, logger: logger) }
-            started = services
-            brokers = brokers ?? services.brokers
-            databaseURL = databaseURL ?? services.databaseURL
+            started = try await DedicatedThread.run(name: "services") { try LocalServices.start(in: directory, logger: logger) }
         }
-        defer {
-            if let started {
+        let brokers = connection.resolvedBrokers ?? started?.brokers ?? ""
+        let databaseURL = connection.resolvedDatabaseURL ?? started?.databaseURL ?? ""
+        let outcome: Result<Int, Error>
+        do {
+            outcome = .success(try await runDemo(brokers: brokers, databaseURL: databaseURL, logger: logger))
+        } catch {
+            outcome = .failure(error)
+        }
+        if let started {
+            try await DedicatedThread.run(name: "services") {
                 started.stop(logger: logger)
                 try? FileManager.default.removeItem(at: started.directory)
             }
         }
-        guard let brokers, let databaseURL else { return }
-        let mismatches = try await runDemo(brokers: brokers, databaseURL: databaseURL, logger: logger)
-        if mismatches > 0 { throw ExitCode(1) }
+        if try outcome.get() > 0 { throw ExitCode(1) }
     }
 
     private func runDemo(brokers: String, databaseURL: String, logger: Logger) async throws -> Int {
@@ -119,11 +120,9 @@ struct DemoCommand: AsyncParsableCommand {
                     : cell + String(repeating: " ", count: widths[index] - cell.count)
             }.joined(separator: "  ")
         }
-        print("\nUsage per tenant and component over the simulated period (from PostgreSQL):")
-        print(line(header))
-        print(widths.map { String(repeating: "-", count: $0) }.joined(separator: "  "))
-        for row in rows { print(line(row)) }
-        print("")
+        let table = ["", "Usage per tenant and component over the simulated period (from PostgreSQL):", line(header),
+                     widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line) + ["", ""]
+        FileHandle.standardOutput.write(Data(table.joined(separator: "\n").utf8))
     }
 }
 

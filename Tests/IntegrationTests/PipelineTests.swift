@@ -145,3 +145,45 @@ struct PipelineTests {
         #expect(run1.outOfScope + run2.outOfScope == records.filter { $0.event.scope == .outOfScope }.count)
     }
 }
+
+extension PipelineTests {
+    @Test("a running service picks up an instance topic created later; the rebalance keeps totals exact")
+    func newTopicWhileRunning() async throws {
+        let world = World()
+        let simulator = UsageSimulator(seed: 5, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4)
+        let records = simulator.records(for: [Scenario.singleUserGCP, Scenario.teamDatabricks]).map { record in
+            var moved = record
+            moved.topic = world.topic(record.event.instance)
+            return moved
+        }
+        let first = world.topic("solo-gcp"), later = world.topic("team-gcp")
+        try await world.createTopics([first], partitions: 2)
+        try await world.produce(records.filter { $0.topic == first }.map { $0.outgoing() })
+        let pipeline = UsagePipeline(configuration: try world.configuration(), logger: TestServices.logger)
+        let counted = records.filter { $0.event.scope == .billable }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            try await waitUntil("the first topic is accounted") {
+                pipeline.counters.snapshot.eventsCounted == counted.filter { $0.topic == first }.count
+            }
+            try await world.createTopics([later], partitions: 2)
+            try await world.produce(records.filter { $0.topic == later }.map { $0.outgoing() })
+            try await waitUntil("the new topic is accounted") { pipeline.counters.snapshot.eventsCounted == counted.count }
+            pipeline.requestStop()
+            try await group.waitForAll()
+        }
+        let expected = ExpectedTotals(records: records)
+        let (kafka, postgres) = try await world.totals()
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+    }
+
+    func waitUntil(_ what: String, seconds: Int = 60, _ condition: () -> Bool) async throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(seconds)
+        while !condition() {
+            guard clock.now < deadline else { throw TestSetupError("timed out waiting until \(what)") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
