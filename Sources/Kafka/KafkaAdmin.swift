@@ -28,14 +28,8 @@ public final class KafkaAdmin: @unchecked Sendable {
 
     /// Creates an admin client from a configuration (only connection properties are needed).
     public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
-        var config = configuration.withDefaults(["log_level": rdkafkaLogLevel(for: logger.logLevel)])
-        config["log.queue"] = "true"
-        let conf = try config.makeNative()
-        var errorBuffer = [CChar](repeating: 0, count: 512)
-        guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorBuffer, errorBuffer.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(.clientCreation, "could not create admin client: \(string(fromBuffer: errorBuffer))")
-        }
+        let handle = try configuration.withDefaults(["log_level": rdkafkaLogLevel(for: logger.logLevel)])
+            .makeHandle(RD_KAFKA_PRODUCER, "admin client")
         self.handle = handle
         self.logs = KafkaLogBridge(handle: handle, logger: logger)
     }

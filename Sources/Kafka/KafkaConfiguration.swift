@@ -22,6 +22,22 @@ public struct KafkaConfiguration: Sendable {
         KafkaConfiguration(properties.merging(defaults) { current, _ in current })
     }
 
+    /// Creates a client handle of `type` with `log.queue=true` (logs are read from a queue, never called back),
+    /// letting `customize` set native options (callbacks, events) first.
+    func makeHandle(_ type: rd_kafka_type_t, _ what: String,
+                    customize: (OpaquePointer) -> Void = { _ in }) throws(KafkaError) -> OpaquePointer {
+        var config = self
+        config["log.queue"] = "true"
+        let conf = try config.makeNative()
+        customize(conf)
+        var errorBuffer = [CChar](repeating: 0, count: 512)
+        guard let handle = rd_kafka_new(type, conf, &errorBuffer, errorBuffer.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(.clientCreation, "could not create \(what): \(string(fromBuffer: errorBuffer))")
+        }
+        return handle
+    }
+
     /// Builds a native `rd_kafka_conf_t`; the caller owns it (hand it to `rd_kafka_new` or destroy it).
     func makeNative() throws(KafkaError) -> OpaquePointer {
         guard let conf = rd_kafka_conf_new() else {

@@ -45,15 +45,10 @@ public final class KafkaConsumer: @unchecked Sendable {
         ])
         config["enable.auto.commit"] = "false"
         config["enable.auto.offset.store"] = "false"
-        config["log.queue"] = "true"
-        let conf = try config.makeNative()
         let box = RebalanceBox(handler: rebalance)
-        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
-        rd_kafka_conf_set_rebalance_cb(conf, rebalanceTrampoline)
-        var errorBuffer = [CChar](repeating: 0, count: 512)
-        guard let handle = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errorBuffer, errorBuffer.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(.clientCreation, "could not create consumer: \(string(fromBuffer: errorBuffer))")
+        let handle = try config.makeHandle(RD_KAFKA_CONSUMER, "consumer") { conf in
+            rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
+            rd_kafka_conf_set_rebalance_cb(conf, rebalanceTrampoline)
         }
         self.handle = handle
         self.logger = logger

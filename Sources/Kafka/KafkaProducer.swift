@@ -42,18 +42,13 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Creates a producer; `enable.idempotence` defaults to true (no duplicates or reordering on retries).
     public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
-        var config = configuration.withDefaults([
+        let config = configuration.withDefaults([
             "enable.idempotence": "true",
             "linger.ms": "5",
             "log_level": rdkafkaLogLevel(for: logger.logLevel),
         ])
-        config["log.queue"] = "true"
-        let conf = try config.makeNative()
-        rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
-        var errorBuffer = [CChar](repeating: 0, count: 512)
-        guard let handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorBuffer, errorBuffer.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(.clientCreation, "could not create producer: \(string(fromBuffer: errorBuffer))")
+        let handle = try config.makeHandle(RD_KAFKA_PRODUCER, "producer") { conf in
+            rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
         }
         self.handle = handle
         self.logger = logger

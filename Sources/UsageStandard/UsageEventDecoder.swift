@@ -101,62 +101,59 @@ public struct UsageEventDecoder: Sendable {
 
     private func decodeStructured(_ value: UnsafeRawBufferPointer, into attributes: inout Attributes) throws(UsageDecodeError) {
         var cursor = JSONCursor(value)
-        do {
-            try cursor.beginObject()
-            var first = true
-            while let key = try cursor.nextKey(first: &first) {
-                if cursor.equals(key, "data") {
-                    guard try cursor.peekKind() == .object else {
-                        throw UsageDecodeError(.malformedJSON, "data", "must be a JSON object")
-                    }
-                    try decodeData(&cursor, into: &attributes)
-                    continue
+        try cursor.beginObject()
+        var first = true
+        while let key = try cursor.nextKey(first: &first) {
+            if cursor.equals(key, "data") {
+                guard try cursor.peekKind() == .object else {
+                    throw UsageDecodeError(.malformedJSON, "data", "must be a JSON object")
                 }
-                let keyBytes = UnsafeRawBufferPointer(rebasing: value[key.range])
-                guard !key.hasEscapes, Attributes.isKnown(keyBytes) else {
-                    try cursor.skipValue()
-                    continue
-                }
-                guard try cursor.peekKind() == .string else {
-                    throw UsageDecodeError(.invalidAttribute, String(decoding: keyBytes, as: UTF8.self), "must be a string")
-                }
-                let span = try cursor.readString()
-                guard let text = cursor.string(span) else {
-                    throw UsageDecodeError(.invalidAttribute, String(decoding: keyBytes, as: UTF8.self), "is not valid UTF-8 text")
-                }
-                if let error = attributes.set(keyBytes, text) { throw error }
+                try decodeData(&cursor, into: &attributes)
+                continue
             }
-            guard cursor.isAtEnd else { throw UsageDecodeError(.malformedJSON, "", "trailing bytes after the event object") }
+            let name = UnsafeRawBufferPointer(rebasing: value[key.range])
+            guard !key.hasEscapes, Attributes.isKnown(name) else {
+                try cursor.skipValue()
+                continue
+            }
+            guard try cursor.peekKind() == .string, let text = cursor.string(try cursor.readString()) else {
+                throw UsageDecodeError(.invalidAttribute, String(decoding: name, as: UTF8.self), "must be a UTF-8 string")
+            }
+            if let error = attributes.set(name, text) { throw error }
         }
+        guard cursor.isAtEnd else { throw UsageDecodeError(.malformedJSON, "", "trailing bytes after the event object") }
     }
 
     private func decodeData(_ cursor: inout JSONCursor, into attributes: inout Attributes) throws(UsageDecodeError) {
         guard !attributes.sawData else { throw UsageDecodeError(.duplicateAttribute, "data", "appears twice") }
         attributes.sawData = true
-        do {
-            try cursor.beginObject()
-            var first = true
-            while let key = try cursor.nextKey(first: &first) {
-                if cursor.equals(key, "quantity") {
-                    guard try cursor.peekKind() == .number else {
-                        throw UsageDecodeError(.invalidQuantity, "data.quantity", "must be a JSON number")
-                    }
-                    let span = try cursor.readNumber()
-                    switch Quantity.parse(UnsafeRawBufferPointer(rebasing: cursor.bytes[span])) {
-                    case .success(let quantity): attributes.quantity = quantity
-                    case .failure(let error): throw UsageDecodeError(.invalidQuantity, "data.quantity", error.explanation)
-                    }
-                } else if cursor.equals(key, "metric") || cursor.equals(key, "unit") {
-                    let name = cursor.equals(key, "metric") ? "metric" : "unit"
-                    guard try cursor.peekKind() == .string, let text = cursor.string(try cursor.readString()) else {
-                        throw UsageDecodeError(.invalidAttribute, "data.\(name)", "must be a UTF-8 string")
-                    }
-                    if name == "metric" { attributes.metric = text } else { attributes.unit = text }
-                } else {
-                    try cursor.skipValue()
+        try cursor.beginObject()
+        var first = true
+        while let key = try cursor.nextKey(first: &first) {
+            if cursor.equals(key, "quantity") {
+                guard try cursor.peekKind() == .number else {
+                    throw UsageDecodeError(.invalidQuantity, "data.quantity", "must be a JSON number")
                 }
+                let span = try cursor.readNumber()
+                switch Quantity.parse(UnsafeRawBufferPointer(rebasing: cursor.bytes[span])) {
+                case .success(let quantity): attributes.quantity = quantity
+                case .failure(let error): throw UsageDecodeError(.invalidQuantity, "data.quantity", error.explanation)
+                }
+            } else if cursor.equals(key, "metric") {
+                attributes.metric = try dataString(&cursor, "data.metric")
+            } else if cursor.equals(key, "unit") {
+                attributes.unit = try dataString(&cursor, "data.unit")
+            } else {
+                try cursor.skipValue()
             }
         }
+    }
+
+    private func dataString(_ cursor: inout JSONCursor, _ attribute: String) throws(UsageDecodeError) -> String {
+        guard try cursor.peekKind() == .string, let text = cursor.string(try cursor.readString()) else {
+            throw UsageDecodeError(.invalidAttribute, attribute, "must be a UTF-8 string")
+        }
+        return text
     }
 
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
@@ -183,33 +180,30 @@ struct Attributes {
     var quantity: Quantity?
     var sawData = false
 
-    static let names: [StaticString] = ["id", "source", "specversion", "type", "time", "tenant", "instance",
-                                        "component", "scope", "datacontenttype"]
+    /// The context attributes and extensions a usage event uses, by exact (case-sensitive) name.
+    static let slots: [(name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)] = [
+        ("id", \.id), ("source", \.source), ("specversion", \.specversion), ("type", \.type), ("time", \.time),
+        ("tenant", \.tenant), ("instance", \.instance), ("component", \.component), ("scope", \.scope),
+        ("datacontenttype", \.datacontenttype),
+    ]
 
-    static func isKnown(_ name: UnsafeRawBufferPointer) -> Bool {
-        names.contains { UsageEventDecoder.equalsIgnoringCase(name, $0) && name.allSatisfy { $0 >= 0x61 || $0 < 0x41 } }
+    static func slot(for name: UnsafeRawBufferPointer) -> (name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)? {
+        slots.first { entry in
+            name.count == entry.name.utf8CodeUnitCount
+                && name.elementsEqual(UnsafeRawBufferPointer(start: entry.name.utf8Start, count: entry.name.utf8CodeUnitCount))
+        }
     }
+
+    static func isKnown(_ name: UnsafeRawBufferPointer) -> Bool { slot(for: name) != nil }
 
     /// Sets a known attribute; unknown ones are ignored. Returns an error for a repeated attribute.
     mutating func set(_ name: UnsafeRawBufferPointer, _ value: String) -> UsageDecodeError? {
-        func assign(_ slot: inout String?, _ attribute: String) -> UsageDecodeError? {
-            if slot != nil { return UsageDecodeError(.duplicateAttribute, attribute, "appears twice") }
-            slot = value
-            return nil
+        guard let entry = Self.slot(for: name) else { return nil }
+        if self[keyPath: entry.slot] != nil {
+            return UsageDecodeError(.duplicateAttribute, "\(entry.name)", "appears twice")
         }
-        switch String(decoding: name, as: UTF8.self) {
-        case "id": return assign(&id, "id")
-        case "source": return assign(&source, "source")
-        case "specversion": return assign(&specversion, "specversion")
-        case "type": return assign(&type, "type")
-        case "time": return assign(&time, "time")
-        case "tenant": return assign(&tenant, "tenant")
-        case "instance": return assign(&instance, "instance")
-        case "component": return assign(&component, "component")
-        case "scope": return assign(&scope, "scope")
-        case "datacontenttype": return assign(&datacontenttype, "datacontenttype")
-        default: return nil
-        }
+        self[keyPath: entry.slot] = value
+        return nil
     }
 
     func event() throws(UsageDecodeError) -> UsageEvent {

@@ -44,7 +44,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func runDemo(brokers: String, databaseURL: String, logger: Logger) async throws -> Int {
-        let kafka = KafkaConfiguration(["bootstrap.servers": brokers])
+        let kafka = try connection.kafkaConfiguration(brokers: brokers)
         let scenarios = try simulation.selectedScenarios()
         say("simulating \(simulation.hours) h of usage for: \(scenarios.map(\.summary).joined(separator: "; "))")
         let records = try await simulate(simulation, kafka: kafka, logger: logger) { say("  produced \($0) events") }
@@ -54,7 +54,7 @@ struct DemoCommand: AsyncParsableCommand {
         let totalsTopic = connection.resolvedTotalsTopic
         let configuration = UsagePipelineConfiguration(brokers: brokers, databaseURL: databaseURL,
                                                        groupID: "ferris-usage-demo-\(simulation.seed)-\(getpid())",
-                                                       totalsTopic: totalsTopic)
+                                                       totalsTopic: totalsTopic, kafka: try connection.extraKafkaProperties())
         let pipeline = UsagePipeline(configuration: configuration, mode: .untilCaughtUp(partitions: partitions), logger: logger)
         say("accounting \(records.count) events from \(partitions) partitions")
         let clock = ContinuousClock()

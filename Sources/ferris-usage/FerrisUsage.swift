@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kafka
 import Logging
 
 @main
@@ -21,8 +22,32 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "Compacted topic the totals are written to (env FERRIS_TOTALS_TOPIC).")
     var totalsTopic: String?
 
+    @Option(name: .customLong("kafka"),
+            help: "A librdkafka property name=value, repeatable (e.g. security.protocol=SASL_SSL); see librdkafka's CONFIGURATION.md.")
+    var kafkaProperties: [String] = []
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env FERRIS_LOG_LEVEL).")
     var logLevel: String?
+
+    /// The `--kafka` properties as a dictionary.
+    func extraKafkaProperties() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for property in kafkaProperties {
+            let parts = property.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, !parts[0].isEmpty else {
+                throw CLIError("--kafka '\(property)' is not name=value")
+            }
+            result[String(parts[0])] = String(parts[1])
+        }
+        return result
+    }
+
+    /// librdkafka configuration for the resolved brokers plus `--kafka` properties.
+    func kafkaConfiguration(brokers: String) throws -> KafkaConfiguration {
+        var config = KafkaConfiguration(try extraKafkaProperties())
+        config["bootstrap.servers"] = brokers
+        return config
+    }
 
     var resolvedBrokers: String? { brokers ?? environment("FERRIS_BROKERS") }
     var resolvedDatabaseURL: String? { databaseURL ?? environment("FERRIS_DATABASE_URL") }

@@ -46,5 +46,6 @@ func makeConfiguration(connection: ConnectionOptions, topicPattern: String?, gro
         groupID: group ?? environment("FERRIS_GROUP_ID") ?? "ferris-usage",
         topicPattern: topicPattern ?? environment("FERRIS_TOPIC_PATTERN") ?? #"^ferris\.events\..+"#,
         totalsTopic: connection.resolvedTotalsTopic,
-        graceMilliseconds: graceSeconds * 1000, commitIntervalMilliseconds: commitIntervalMs)
+        graceMilliseconds: graceSeconds * 1000, commitIntervalMilliseconds: commitIntervalMs,
+        kafka: try connection.extraKafkaProperties())
 }

@@ -81,7 +81,7 @@ struct SimulateCommand: AsyncParsableCommand {
         guard let brokers = connection.resolvedBrokers else {
             throw CLIError("no Kafka brokers: pass --brokers host:port or set FERRIS_BROKERS")
         }
-        let records = try await simulate(simulation, kafka: KafkaConfiguration(["bootstrap.servers": brokers]),
+        let records = try await simulate(simulation, kafka: try connection.kafkaConfiguration(brokers: brokers),
                                           logger: logger) { count in
             FileHandle.standardError.write(Data("produced \(count) events\n".utf8))
         }
