@@ -8,42 +8,18 @@ import UsageStandard
 public enum TotalsReader {
     /// The latest total per record key on `topic`, read from the beginning to the current end.
     public static func fromKafka(_ kafka: KafkaConfiguration, topic: String, logger: Logger) throws -> [UsageTotal] {
-        var config = kafka
-        config["group.id"] = "ferris-usage-reader"
-        let consumer = try KafkaConsumer(configuration: config, logger: logger) { _, _ in [:] }
-        defer { consumer.close() }
-        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
-        guard let count = try admin.topics()[topic] else { return [] }
-        let partitions = (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) }
-        try consumer.assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaOffset.beginning) }))
         var latest: [String: UsageTotal] = [:]
-        var positions: [KafkaTopicPartition: Int64] = [:]
-        var failure: UsageDecodeError?
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(60)
-        // The end is judged by the watermarks of fetch responses (some brokers answer ListOffsets with a stale end).
-        func atEnd() -> Bool {
-            partitions.allSatisfy { tp in
-                guard let high = consumer.cachedWatermarks(tp)?.high else { return false }
-                return (positions[tp] ?? 0) >= high
+        try KafkaTopicReader.readAll(kafka, topic: topic, logger: logger) { record in
+            guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { return }
+            guard let value = record.value else {
+                latest[key] = nil
+                return
+            }
+            switch UsageTotalCodec.decode(Array(value)) {
+            case .success(let total): latest[key] = total
+            case .failure(let error): throw UsageServiceError("a record on \(topic) is not a usage total: \(error)")
             }
         }
-        while !atEnd() {
-            guard clock.now < deadline else { throw UsageServiceError("timed out reading \(topic) to its end") }
-            try consumer.poll(timeoutMilliseconds: 200) { record in
-                positions[KafkaTopicPartition(topic: topic, partition: record.partition)] = record.offset + 1
-                guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { return }
-                guard let value = record.value else {
-                    latest[key] = nil
-                    return
-                }
-                switch UsageTotalCodec.decode(Array(value)) {
-                case .success(let total): latest[key] = total
-                case .failure(let error): failure = error
-                }
-            }
-        }
-        if let failure { throw UsageServiceError("a record on \(topic) is not a usage total: \(failure)") }
         return Array(latest.values)
     }
 

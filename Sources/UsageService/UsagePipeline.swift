@@ -7,7 +7,8 @@ import UsageStandard
 
 extension KafkaRecord: CloudEventHeaderSource {}
 
-/// The accounting flow: consume instance event topics -> decode -> drop out-of-scope -> key by
+/// The accounting flow: consume instance event topics -> decode and validate (rejects to the dead-letter topic)
+/// -> drop out-of-scope -> key by
 /// (tenant, instance, component, metric) -> tumbling windows on event time -> sum and count ->
 /// totals to the compacted totals topic and to PostgreSQL -> commit offsets.
 ///
@@ -86,7 +87,7 @@ final class PipelineLoop {
     private let pipeline: UsagePipeline
     private let configuration: UsagePipelineConfiguration
     private let logger: Logger
-    private let decoder = UsageEventDecoder()
+    private let decoder: UsageEventDecoder
     private let filter = ScopeFilter()
     private let producer: KafkaProducer
     private let sink: PostgresTotalsSink
@@ -98,6 +99,7 @@ final class PipelineLoop {
     private var delta = PipelineCounters.Snapshot()
     private var rebalanceError: Error?
     private var rejectionsLogged = 0
+    private var deadLetterFailure: KafkaError?
     private let totalsHeaders = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
 
     struct PartitionIdentity: Hashable {
@@ -108,12 +110,16 @@ final class PipelineLoop {
     init(pipeline: UsagePipeline) throws {
         self.pipeline = pipeline
         configuration = pipeline.configuration
+        decoder = UsageEventDecoder(policy: configuration.policy)
         logger = pipeline.log
         logger.info("starting", metadata: ["librdkafka": "\(librdkafkaVersion)", "group": "\(configuration.groupID)",
                                            "pattern": "\(configuration.topicPattern)"])
         let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
-        try admin.createTopics([KafkaNewTopic(name: configuration.totalsTopic, partitions: 3,
-                                              configs: ["cleanup.policy": "compact"])])
+        try admin.createTopics([
+            KafkaNewTopic(name: configuration.totalsTopic, partitions: 3, configs: ["cleanup.policy": "compact"]),
+            KafkaNewTopic(name: configuration.deadLetterTopic, partitions: 3,
+                          configs: ["cleanup.policy": "delete", "retention.ms": "\(35 * 86_400_000)"]),
+        ])
         producer = try KafkaProducer(configuration: configuration.kafka, logger: logger)
         sink = try PostgresTotalsSink(url: configuration.databaseURL, table: configuration.totalsTable, logger: logger)
     }
@@ -164,17 +170,12 @@ final class PipelineLoop {
         state.nextOffset = offset + 1
         let replaying = offset < state.replayUntil
         if !replaying { delta.recordsRead += 1 }
-        switch decoder.decode(headers: record, value: record.value) {
+        let decoded = decoder.decode(headers: record, key: record.key, value: record.value,
+                                     referenceTime: record.timestampMilliseconds.map(Timestamp.init(milliseconds:)))
+        switch decoded {
         case .failure(let error):
-            if !replaying { reject(error, state, offset) }
+            if !replaying { reject(record, error, state) }
         case .success(let event):
-            if let recordTime = record.timestampMilliseconds,
-               event.time.milliseconds > recordTime + configuration.maxFutureSkewMilliseconds {
-                if !replaying {
-                    reject(UsageDecodeError(.invalidTime, "time", "\(event.time) is more than \(configuration.maxFutureSkewMilliseconds) ms after the record was produced"), state, offset)
-                }
-                return
-            }
             guard filter.admits(event) else {
                 if !replaying { delta.outOfScope += 1 }
                 return
@@ -186,22 +187,39 @@ final class PipelineLoop {
                 delta.eventsCounted += 1
             case .late:
                 delta.late += 1
-                logger.warning("late event not counted: its window closed",
-                               metadata: ["partition": "\(state.topicPartition)", "offset": "\(offset)", "time": "\(event.time)"])
+                reject(record, UsageDecodeError(.late, "time", "\(event.time) is in an hour that closed (its end plus \(configuration.graceMilliseconds / 60_000) minutes of grace passed) before the event arrived"), state)
             case .unitMismatch(let expected):
-                reject(UsageDecodeError(.invalidAttribute, "data.unit", "is '\(event.unit)' but earlier events of \(event.key) in this window use '\(expected)'"), state, offset)
+                reject(record, UsageDecodeError(.unitMismatch, "data.unit", "is '\(event.unit)' but earlier events of \(event.key) in this window use '\(expected)'"), state)
             case .overflow:
-                reject(UsageDecodeError(.invalidQuantity, "data.quantity", "would overflow the window total of \(event.key)"), state, offset)
+                reject(record, UsageDecodeError(.totalOverflow, "data.quantity", "would overflow the window total of \(event.key)"), state)
             }
         }
     }
 
-    private func reject(_ error: UsageDecodeError, _ state: PartitionState, _ offset: Int64) {
+    /// Sends a rejected record to the dead-letter topic unchanged, with headers giving the reason, a message and
+    /// where it came from. Delivery is awaited with the next flush, before the checkpoint that passes it.
+    private func reject(_ record: KafkaRecord, _ error: UsageDecodeError, _ state: PartitionState) {
         delta.rejected[error.reason.rawValue, default: 0] += 1
         if rejectionsLogged < 20 {
             rejectionsLogged += 1
             logger.warning("record rejected: \(error)", metadata: ["reason": "\(error.reason.rawValue)",
-                                                                   "partition": "\(state.topicPartition)", "offset": "\(offset)"])
+                                                                   "partition": "\(state.topicPartition)", "offset": "\(record.offset)"])
+        }
+        let headers = record.headers + [
+            KafkaHeader(name: DeadLetter.reason, string: error.reason.rawValue),
+            KafkaHeader(name: DeadLetter.attribute, string: error.attribute),
+            KafkaHeader(name: DeadLetter.message, string: error.description),
+            KafkaHeader(name: DeadLetter.topic, string: state.topicPartition.topic),
+            KafkaHeader(name: DeadLetter.partition, string: String(state.topicPartition.partition)),
+            KafkaHeader(name: DeadLetter.offset, string: String(record.offset)),
+        ]
+        do {
+            try producer.send(topic: configuration.deadLetterTopic, key: record.key.map { Array($0) },
+                              value: record.value.map { Array($0) }, headers: headers,
+                              timestampMilliseconds: record.timestampMilliseconds)
+        } catch {
+            // Not sent means not passed: the flush fails before any checkpoint moves past this record.
+            deadLetterFailure = deadLetterFailure ?? error
         }
     }
 
@@ -209,6 +227,7 @@ final class PipelineLoop {
     /// checkpoints to PostgreSQL in one transaction, then commits the consumer offsets.
     private func flush(_ consumer: KafkaConsumer) throws {
         rejectionsLogged = 0
+        if let failure = deadLetterFailure { throw failure }
         var totals: [UsageTotal] = []
         for state in partitions.values { totals.append(contentsOf: state.aggregator.takeEmissions()) }
         var checkpoints: [Checkpoint] = []
@@ -219,6 +238,7 @@ final class PipelineLoop {
                                           watermark: state.aggregator.watermark))
         }
         guard !totals.isEmpty || !checkpoints.isEmpty else { return }
+        // Awaiting deliveries covers the dead-letter records sent since the last flush too.
         for total in totals {
             try producer.send(topic: configuration.totalsTopic, key: Array(total.recordKey.utf8),
                               value: UsageTotalCodec.encode(total, source: configuration.totalsSource),

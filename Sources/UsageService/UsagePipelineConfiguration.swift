@@ -1,5 +1,6 @@
 import Kafka
 import UsageStages
+import UsageStandard
 
 /// Everything the pipeline needs to know.
 public struct UsagePipelineConfiguration: Sendable {
@@ -12,6 +13,8 @@ public struct UsagePipelineConfiguration: Sendable {
     public var topicPattern: String
     /// The compacted topic totals are written to.
     public var totalsTopic: String
+    /// Where rejected and late records go, unchanged, with headers saying why.
+    public var deadLetterTopic: String
     /// The PostgreSQL connection URL.
     public var databaseURL: String
     /// The PostgreSQL table for totals.
@@ -22,27 +25,29 @@ public struct UsagePipelineConfiguration: Sendable {
     public var graceMilliseconds: Int64
     /// How often totals are emitted and offsets committed.
     public var commitIntervalMilliseconds: Int64
-    /// How far an event's time may lie after its record's timestamp before it is rejected as from the future.
-    public var maxFutureSkewMilliseconds: Int64
+    /// What the decoder accepts: metric registry, accounting horizon, clock skew.
+    public var policy: UsageEventDecoder.Policy
 
     /// Creates a configuration with the defaults of the ferris namespace.
     public init(brokers: String, databaseURL: String, groupID: String = "ferris-usage",
                 topicPattern: String = #"^ferris\.events\..+"#, totalsTopic: String = "ferris.usage.totals",
+                deadLetterTopic: String = "ferris.usage.deadletter",
                 totalsTable: String = "usage_totals", windows: TumblingWindows = .hourly,
                 graceMilliseconds: Int64 = 3_600_000, commitIntervalMilliseconds: Int64 = 1_000,
-                maxFutureSkewMilliseconds: Int64 = 3_600_000, kafka: [String: String] = [:]) {
+                policy: UsageEventDecoder.Policy = .init(), kafka: [String: String] = [:]) {
         var properties = kafka
         properties["bootstrap.servers"] = brokers
         self.kafka = KafkaConfiguration(properties)
         self.groupID = groupID
         self.topicPattern = topicPattern
         self.totalsTopic = totalsTopic
+        self.deadLetterTopic = deadLetterTopic
         self.databaseURL = databaseURL
         self.totalsTable = totalsTable
         self.windows = windows
         self.graceMilliseconds = graceMilliseconds
         self.commitIntervalMilliseconds = commitIntervalMilliseconds
-        self.maxFutureSkewMilliseconds = maxFutureSkewMilliseconds
+        self.policy = policy
     }
 
     /// The CloudEvents `source` of emitted totals.

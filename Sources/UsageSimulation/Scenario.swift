@@ -44,10 +44,13 @@ public struct Scenario: Sendable {
     /// Its instances.
     public var instances: [SimulatedInstance]
 
-    static let cpu = SimulatedMetric(name: "cpu_core_seconds", unit: "core-seconds", typical: 60)
-    static let memory = SimulatedMetric(name: "memory_gib_hours", unit: "GiB-hours", typical: 0.25)
-    static let storage = SimulatedMetric(name: "storage_gib_hours", unit: "GiB-hours", typical: 2)
-    static let requests = SimulatedMetric(name: "requests", unit: "requests", typical: 40)
+    static let cpu = SimulatedMetric(name: "cpu_core_seconds", unit: "Core-Seconds", typical: 60)
+    static let memory = SimulatedMetric(name: "memory_gib_hours", unit: "GiB-Hours", typical: 0.25)
+    static let storage = SimulatedMetric(name: "storage_gib_hours", unit: "GiB-Hours", typical: 2)
+    static let requests = SimulatedMetric(name: "requests", unit: "Requests", typical: 40)
+    static let sessions = SimulatedMetric(name: "session_hours", unit: "Hours", typical: 0.08)
+    static let queries = SimulatedMetric(name: "queries", unit: "Queries", typical: 12)
+    static let scanned = SimulatedMetric(name: "scanned_gib", unit: "GiB", typical: 3.5)
 
     static func base() -> [SimulatedComponent] {
         [
@@ -79,10 +82,10 @@ public struct Scenario: Sendable {
         id: "hybrid-onprem-gcp", summary: "hybrid on-prem + GCP setup with IDEs, JupyterHub and Presto",
         instances: [
             SimulatedInstance(name: "hybrid-onprem", provider: "onprem", tenant: "hybrid-corp",
-                              components: base() + [SimulatedComponent(name: "theia-ide", metrics: [cpu, memory, storage])]),
+                              components: base() + [SimulatedComponent(name: "theia-ide", metrics: [cpu, memory, storage, sessions])]),
             SimulatedInstance(name: "hybrid-gcp", provider: "gcp", tenant: "hybrid-corp",
-                              components: base() + [SimulatedComponent(name: "jupyterhub", metrics: [cpu, memory, storage]),
-                                                    SimulatedComponent(name: "presto", metrics: [cpu, memory, requests])]),
+                              components: base() + [SimulatedComponent(name: "jupyterhub", metrics: [cpu, memory, storage, sessions]),
+                                                    SimulatedComponent(name: "presto", metrics: [cpu, memory, queries, scanned])]),
         ])
 
     /// All seed scenarios.

@@ -42,11 +42,14 @@ public struct UsageEvent: Sendable, Equatable {
     public var unit: String
     /// The `scope` extension.
     public var scope: UsageScope
+    /// The `corrects` extension: for a correction, the `source#id` of the event it corrects (it may then carry a
+    /// negative quantity).
+    public var corrects: String?
 
     /// Creates an event.
     public init(id: String, source: String, type: String = UsageStandard.eventType, time: Timestamp,
                 tenant: String, instance: String, component: String, metric: String,
-                quantity: Quantity, unit: String, scope: UsageScope = .billable) {
+                quantity: Quantity, unit: String, scope: UsageScope = .billable, corrects: String? = nil) {
         self.id = id
         self.source = source
         self.type = type
@@ -58,6 +61,7 @@ public struct UsageEvent: Sendable, Equatable {
         self.quantity = quantity
         self.unit = unit
         self.scope = scope
+        self.corrects = corrects
     }
 
     /// The aggregation key of this event.

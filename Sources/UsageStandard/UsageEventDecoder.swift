@@ -4,144 +4,280 @@ public protocol CloudEventHeaderSource {
     func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void)
 }
 
-/// Why a record is not a usable usage event. `reason` is a stable code; the message names the attribute
-/// and the problem so the sender can fix it.
-public struct UsageDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Stable reason codes.
-    public enum Reason: String, Sendable, CaseIterable {
-        /// The value is not well-formed JSON, or not the expected JSON shape.
-        case malformedJSON = "malformed-json"
-        /// A required attribute is absent or empty.
-        case missingAttribute = "missing-attribute"
-        /// An attribute is present but its value is not allowed.
-        case invalidAttribute = "invalid-attribute"
-        /// `specversion` is not 1.0.
-        case unsupportedSpecVersion = "unsupported-specversion"
-        /// `type` is not a usage event type.
-        case unsupportedType = "unsupported-type"
-        /// `time` is absent or not RFC 3339 with seconds.
-        case invalidTime = "invalid-time"
-        /// `data.quantity` is not an exact, representable number.
-        case invalidQuantity = "invalid-quantity"
-        /// The event carries no data.
-        case missingData = "missing-data"
-        /// An attribute appears twice.
-        case duplicateAttribute = "duplicate-attribute"
-    }
-
-    /// The stable reason code.
-    public var reason: Reason
-    /// The attribute concerned (e.g. `time`, `data.quantity`), or empty.
-    public var attribute: String
-    /// What is wrong.
-    public var problem: String
-
-    /// Creates an error.
-    public init(_ reason: Reason, _ attribute: String, _ problem: String) {
-        self.reason = reason
-        self.attribute = attribute
-        self.problem = problem
-    }
-
-    public var description: String { attribute.isEmpty ? problem : "\(attribute): \(problem)" }
-
-    static func malformed(_ problem: String) -> UsageDecodeError { UsageDecodeError(.malformedJSON, "", problem) }
+/// A record with no headers (for structured-mode events read from files).
+public struct NoHeaders: CloudEventHeaderSource {
+    /// Creates an empty header list.
+    public init() {}
+    /// Calls nothing.
+    public func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {}
 }
 
-/// Decodes usage events from CloudEvents carried by Kafka records, in binary mode (attributes in `ce_`
-/// headers, data in the value) or structured mode (`content-type: application/cloudevents...`, the whole
-/// event as JSON in the value). Stateless and cheap to copy.
+/// Decodes and validates usage events carried by Kafka records, per CloudEvents 1.0.2, its Kafka protocol
+/// binding and the Usage Tracking Standard v1:
+/// - **binary mode**: attributes in `ce_` headers, data (JSON) as the value, `content-type` = `datacontenttype`;
+/// - **structured mode**: a `content-type` header starting with `application/cloudevents` (any case); the
+///   whole event as JSON in the value, with `data` or `data_base64`.
+///
+/// Stateless and cheap to copy.
 public struct UsageEventDecoder: Sendable {
-    /// Creates a decoder.
-    public init() {}
+    /// What the decoder accepts beyond CloudEvents conformance.
+    public struct Policy: Sendable {
+        /// The metrics events may report.
+        public var registry: MetricRegistry
+        /// Events older than this (relative to the record's timestamp) are refused: they would fall outside the
+        /// retention that re-accounting replays. Default 34 days, for topics retained 35 days.
+        public var maxEventAgeMilliseconds: Int64
+        /// Events further than this after the record's timestamp are refused (clock skew).
+        public var maxFutureSkewMilliseconds: Int64
+        /// Record values larger than this are refused without being parsed.
+        public var maxEventBytes: Int
 
-    /// Decodes one record.
-    public func decode(headers: some CloudEventHeaderSource, value: UnsafeRawBufferPointer?) -> Result<UsageEvent, UsageDecodeError> {
-        var attributes = Attributes()
-        var structured = false
-        var headerError: UsageDecodeError?
-        headers.forEachHeader { name, headerValue in
-            guard headerError == nil else { return }
-            if Self.equalsIgnoringCase(name, "content-type") {
-                guard let headerValue, let text = String(validating: headerValue, as: UTF8.self) else {
-                    headerError = UsageDecodeError(.invalidAttribute, "content-type", "header value is not UTF-8")
-                    return
-                }
-                attributes.datacontenttype = text
-                structured = text.lowercased().hasPrefix("application/cloudevents")
-                return
-            }
-            guard name.count > 3, name[0] == UInt8(ascii: "c"), name[1] == UInt8(ascii: "e"), name[2] == UInt8(ascii: "_") else { return }
-            let attributeName = UnsafeRawBufferPointer(rebasing: name[3...])
-            guard let headerValue, let text = String(validating: headerValue, as: UTF8.self) else {
-                headerError = UsageDecodeError(.invalidAttribute, String(decoding: attributeName, as: UTF8.self),
-                                               "header value is null or not UTF-8")
-                return
-            }
-            if let error = attributes.set(attributeName, text) { headerError = error }
-        }
-        if let headerError { return .failure(headerError) }
-        guard let value, !value.isEmpty else {
-            return .failure(UsageDecodeError(.missingData, "data", "record value is empty; a usage event needs data"))
-        }
-        do throws(UsageDecodeError) {
-            if structured {
-                attributes = Attributes()
-                try decodeStructured(value, into: &attributes)
-            } else {
-                var cursor = JSONCursor(value)
-                try decodeData(&cursor, into: &attributes)
-                guard cursor.isAtEnd else { throw UsageDecodeError(.malformedJSON, "data", "trailing bytes after the JSON object") }
-            }
-            return .success(try attributes.event())
-        } catch {
-            return .failure(error)
+        /// Creates a policy.
+        public init(registry: MetricRegistry = .v1, maxEventAgeMilliseconds: Int64 = 34 * 86_400_000,
+                    maxFutureSkewMilliseconds: Int64 = 15 * 60_000, maxEventBytes: Int = 65_536) {
+            self.registry = registry
+            self.maxEventAgeMilliseconds = maxEventAgeMilliseconds
+            self.maxFutureSkewMilliseconds = maxFutureSkewMilliseconds
+            self.maxEventBytes = maxEventBytes
         }
     }
 
-    private func decodeStructured(_ value: UnsafeRawBufferPointer, into attributes: inout Attributes) throws(UsageDecodeError) {
+    /// The policy in force.
+    public var policy: Policy
+
+    /// Creates a decoder.
+    public init(policy: Policy = Policy()) {
+        self.policy = policy
+    }
+
+    /// Decodes one record; the first problem found is the error.
+    ///
+    /// - Parameters:
+    ///   - key: the record key, which must equal the tenant when given (the standard's partition key).
+    ///   - referenceTime: the record's timestamp; when given, the event time must lie within the policy's horizon.
+    public func decode(headers: some CloudEventHeaderSource, key: UnsafeRawBufferPointer? = nil,
+                       value: UnsafeRawBufferPointer?, referenceTime: Timestamp? = nil) -> Result<UsageEvent, UsageDecodeError> {
+        var findings = Findings(collectAll: false)
+        let event = decode(headers: headers, key: key, value: value, referenceTime: referenceTime, findings: &findings)
+        if let event { return .success(event) }
+        return .failure(findings.first ?? UsageDecodeError(.malformedJSON, "", "not a usage event"))
+    }
+
+    /// Every problem of one record (empty when it is a valid usage event), for emitters checking their output.
+    public func findings(headers: some CloudEventHeaderSource, key: UnsafeRawBufferPointer? = nil,
+                         value: UnsafeRawBufferPointer?, referenceTime: Timestamp? = nil) -> [UsageDecodeError] {
+        var findings = Findings(collectAll: true)
+        _ = decode(headers: headers, key: key, value: value, referenceTime: referenceTime, findings: &findings)
+        return findings.all
+    }
+
+    private func decode(headers: some CloudEventHeaderSource, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
+                        referenceTime: Timestamp?, findings: inout Findings) -> UsageEvent? {
+        if let value, value.count > policy.maxEventBytes {
+            findings.add(.tooLarge, "", "the record value has \(value.count) bytes; a usage event may have at most \(policy.maxEventBytes)")
+            return nil
+        }
+        var attributes = Attributes()
+        var structured = false
+        var headerFindings = Findings(collectAll: findings.collectAll)
+        headers.forEachHeader { name, headerValue in
+            if Self.equalsIgnoringCase(name, "content-type") {
+                guard let headerValue, let text = String(validating: headerValue, as: UTF8.self) else {
+                    headerFindings.add(.invalidEncoding, "content-type", "header value is null or not UTF-8")
+                    return
+                }
+                attributes.contentTypeHeader = text
+                structured = Self.hasPrefixIgnoringCase(text, "application/cloudevents")
+                return
+            }
+            guard name.count >= 3, name[0] | 0x20 == UInt8(ascii: "c"), name[1] | 0x20 == UInt8(ascii: "e"),
+                  name[2] == UInt8(ascii: "_") else { return }
+            let attributeName = UnsafeRawBufferPointer(rebasing: name[3...])
+            let printable = String(decoding: attributeName, as: UTF8.self)
+            guard Attributes.isValidName(attributeName) else {
+                headerFindings.add(.invalidExtensionName, printable,
+                                   "header ce_\(printable): attribute names are lower-case letters and digits, start with a letter, at most 20 characters")
+                return
+            }
+            guard let headerValue, let text = String(validating: headerValue, as: UTF8.self) else {
+                headerFindings.add(.invalidEncoding, printable, "header value is null or not UTF-8")
+                return
+            }
+            attributes.set(attributeName, text, findings: &headerFindings)
+        }
+        if structured {
+            // Structured mode: every attribute comes from the value; ce_ headers are not part of the event.
+            attributes = Attributes()
+            guard let contentType = headerValueText(headers, "content-type"),
+                  Self.isStructuredJSON(contentType) else {
+                findings.add(.unsupportedContentType, "content-type",
+                             "structured mode supports a single event as application/cloudevents+json, got '\(headerValueText(headers, "content-type") ?? "")'")
+                return nil
+            }
+            guard let value, !value.isEmpty else {
+                findings.add(.missingData, "", "record value is empty; a structured-mode event is the whole value")
+                return nil
+            }
+            do throws(UsageDecodeError) {
+                try decodeStructured(value, into: &attributes, findings: &findings)
+            } catch {
+                findings.add(error)
+                return nil
+            }
+        } else {
+            findings.merge(headerFindings)
+            if !findings.all.isEmpty && !findings.collectAll { return nil }
+            attributes.datacontenttype = attributes.contentTypeHeader ?? attributes.datacontenttype
+            if let value, !value.isEmpty {
+                var cursor = JSONCursor(value)
+                do throws(UsageDecodeError) {
+                    guard try cursor.peekKind() == .object else {
+                        throw UsageDecodeError(.malformedJSON, "data", "must be a JSON object")
+                    }
+                    try decodeData(&cursor, into: &attributes)
+                    guard cursor.isAtEnd else { throw UsageDecodeError(.malformedJSON, "data", "trailing bytes after the JSON object") }
+                } catch {
+                    findings.add(error)
+                    if !findings.collectAll { return nil }
+                }
+            }
+        }
+        return attributes.validate(policy: policy, key: key, referenceTime: referenceTime, findings: &findings)
+    }
+
+    private func headerValueText(_ headers: some CloudEventHeaderSource, _ name: StaticString) -> String? {
+        var result: String?
+        headers.forEachHeader { headerName, value in
+            if Self.equalsIgnoringCase(headerName, name), let value { result = String(validating: value, as: UTF8.self) }
+        }
+        return result
+    }
+
+    /// Reads a structured-mode event. Broken JSON throws; every other problem is a finding and reading goes on,
+    /// so that `findings` reports all of them.
+    private func decodeStructured(_ value: UnsafeRawBufferPointer, into attributes: inout Attributes,
+                                  findings: inout Findings) throws(UsageDecodeError) {
         var cursor = JSONCursor(value)
+        guard try cursor.peekKind() == .object else { throw UsageDecodeError.malformed("the event must be a JSON object") }
         try cursor.beginObject()
         var first = true
+        var seen: Set<String> = []
         while let key = try cursor.nextKey(first: &first) {
-            if cursor.equals(key, "data") {
-                guard try cursor.peekKind() == .object else {
-                    throw UsageDecodeError(.malformedJSON, "data", "must be a JSON object")
-                }
-                try decodeData(&cursor, into: &attributes)
-                continue
-            }
-            let name = UnsafeRawBufferPointer(rebasing: value[key.range])
-            guard !key.hasEscapes, Attributes.isKnown(name) else {
+            guard let name = cursor.string(key) else {
+                findings.add(.invalidEncoding, "", "an attribute name is not valid UTF-8")
                 try cursor.skipValue()
                 continue
             }
-            guard try cursor.peekKind() == .string, let text = cursor.string(try cursor.readString()) else {
-                throw UsageDecodeError(.invalidAttribute, String(decoding: name, as: UTF8.self), "must be a UTF-8 string")
+            guard seen.insert(name).inserted else {
+                findings.add(.duplicateAttribute, name, "appears twice")
+                try cursor.skipValue()
+                continue
             }
-            if let error = attributes.set(name, text) { throw error }
+            switch name {
+            case "data", "data_base64":
+                if attributes.sawData {
+                    findings.add(.duplicateAttribute, name, "data and data_base64 are mutually exclusive")
+                    try cursor.skipValue()
+                } else if name == "data" {
+                    guard try cursor.peekKind() == .object else {
+                        findings.add(.malformedJSON, "data", "must be a JSON object")
+                        try cursor.skipValue()
+                        continue
+                    }
+                    try decodeData(&cursor, into: &attributes)
+                } else {
+                    try decodeBase64Data(&cursor, into: &attributes, findings: &findings)
+                }
+            default:
+                let nameBytes = Array(name.utf8)
+                guard nameBytes.withUnsafeBytes(Attributes.isValidName) else {
+                    findings.add(.invalidExtensionName, name,
+                                 "attribute names are lower-case letters and digits, start with a letter, at most 20 characters")
+                    try cursor.skipValue()
+                    continue
+                }
+                switch try cursor.peekKind() {
+                case .string:
+                    guard let text = cursor.string(try cursor.readString()) else {
+                        findings.add(.invalidEncoding, name, "is not valid UTF-8 text")
+                        continue
+                    }
+                    nameBytes.withUnsafeBytes { attributes.set($0, text, findings: &findings) }
+                case .bool where !Attributes.isStringAttribute(name):
+                    _ = try cursor.readBool()
+                case .number where !Attributes.isStringAttribute(name):
+                    // Integer extensions are allowed by CloudEvents: whole numbers within 32 bits.
+                    let span = try cursor.readNumber()
+                    if let integer = Int64(String(decoding: value[span], as: UTF8.self)),
+                       integer >= Int64(Int32.min), integer <= Int64(Int32.max) { continue }
+                    findings.add(.invalidAttribute, name, "an Integer attribute must be a whole number within 32 bits")
+                default:
+                    findings.add(.invalidAttribute, name, Attributes.isStringAttribute(name)
+                                 ? "must be a string" : "an extension must be a string, a boolean or an integer")
+                    try cursor.skipValue()
+                }
+            }
         }
-        guard cursor.isAtEnd else { throw UsageDecodeError(.malformedJSON, "", "trailing bytes after the event object") }
+        guard cursor.isAtEnd else { throw UsageDecodeError.malformed("trailing bytes after the event object") }
+        attributes.structured = true
+    }
+
+    private func decodeBase64Data(_ cursor: inout JSONCursor, into attributes: inout Attributes,
+                                  findings: inout Findings) throws(UsageDecodeError) {
+        guard try cursor.peekKind() == .string, let text = cursor.string(try cursor.readString()) else {
+            findings.add(.invalidAttribute, "data_base64", "must be a string")
+            try cursor.skipValue()
+            return
+        }
+        guard let bytes = Base64.decode(text) else {
+            attributes.sawData = true
+            findings.add(.invalidEncoding, "data_base64", "is not valid base64")
+            return
+        }
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(UsageDecodeError) in
+                var dataCursor = JSONCursor(buffer)
+                guard try dataCursor.peekKind() == .object else {
+                    throw UsageDecodeError(.malformedJSON, "data_base64", "must hold a JSON object")
+                }
+                try decodeData(&dataCursor, into: &attributes)
+                guard dataCursor.isAtEnd else {
+                    throw UsageDecodeError(.malformedJSON, "data_base64", "trailing bytes after the JSON object")
+                }
+            }
+        }
+        if case .failure(let error) = result {
+            attributes.sawData = true
+            findings.add(error)
+        }
     }
 
     private func decodeData(_ cursor: inout JSONCursor, into attributes: inout Attributes) throws(UsageDecodeError) {
-        guard !attributes.sawData else { throw UsageDecodeError(.duplicateAttribute, "data", "appears twice") }
         attributes.sawData = true
         try cursor.beginObject()
         var first = true
+        var seenQuantity = false, seenMetric = false, seenUnit = false
         while let key = try cursor.nextKey(first: &first) {
             if cursor.equals(key, "quantity") {
+                guard !seenQuantity else { throw UsageDecodeError(.duplicateAttribute, "data.quantity", "appears twice") }
+                seenQuantity = true
                 guard try cursor.peekKind() == .number else {
-                    throw UsageDecodeError(.invalidQuantity, "data.quantity", "must be a JSON number")
+                    attributes.quantityProblem = "must be a JSON number"
+                    try cursor.skipValue()
+                    continue
                 }
                 let span = try cursor.readNumber()
                 switch Quantity.parse(UnsafeRawBufferPointer(rebasing: cursor.bytes[span])) {
                 case .success(let quantity): attributes.quantity = quantity
-                case .failure(let error): throw UsageDecodeError(.invalidQuantity, "data.quantity", error.explanation)
+                case .failure(let error): attributes.quantityProblem = error.explanation
                 }
             } else if cursor.equals(key, "metric") {
+                guard !seenMetric else { throw UsageDecodeError(.duplicateAttribute, "data.metric", "appears twice") }
+                seenMetric = true
                 attributes.metric = try dataString(&cursor, "data.metric")
             } else if cursor.equals(key, "unit") {
+                guard !seenUnit else { throw UsageDecodeError(.duplicateAttribute, "data.unit", "appears twice") }
+                seenUnit = true
                 attributes.unit = try dataString(&cursor, "data.unit")
             } else {
                 try cursor.skipValue()
@@ -150,10 +286,29 @@ public struct UsageEventDecoder: Sendable {
     }
 
     private func dataString(_ cursor: inout JSONCursor, _ attribute: String) throws(UsageDecodeError) -> String {
-        guard try cursor.peekKind() == .string, let text = cursor.string(try cursor.readString()) else {
-            throw UsageDecodeError(.invalidAttribute, attribute, "must be a UTF-8 string")
+        guard try cursor.peekKind() == .string else { throw UsageDecodeError(.invalidAttribute, attribute, "must be a string") }
+        guard let text = cursor.string(try cursor.readString()) else {
+            throw UsageDecodeError(.invalidEncoding, attribute, "is not valid UTF-8 text")
         }
         return text
+    }
+
+    /// Whether `contentType` is a single structured CloudEvent in JSON (`application/cloudevents+json`, with
+    /// optional parameters).
+    static func isStructuredJSON(_ contentType: String) -> Bool {
+        mediaType(contentType) == "application/cloudevents+json"
+    }
+
+    /// Whether `contentType` denotes JSON data (`application/json` or a `+json` suffix).
+    static func isJSON(_ contentType: String) -> Bool {
+        let type = mediaType(contentType)
+        return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json")) || type == "text/json"
+    }
+
+    /// The media type without parameters, lower-cased and trimmed.
+    static func mediaType(_ contentType: String) -> String {
+        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return type.trimmingSpaces.lowercased()
     }
 
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
@@ -161,84 +316,39 @@ public struct UsageEventDecoder: Sendable {
         for index in 0..<bytes.count where bytes[index] | 0x20 != literal.utf8Start[index] | 0x20 { return false }
         return true
     }
+
+    static func hasPrefixIgnoringCase(_ text: String, _ prefix: String) -> Bool {
+        text.utf8.count >= prefix.utf8.count && zip(text.utf8, prefix.utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
+    }
 }
 
-/// The attributes read so far, before they are checked as a whole.
-struct Attributes {
-    var id: String?
-    var source: String?
-    var specversion: String?
-    var type: String?
-    var time: String?
-    var tenant: String?
-    var instance: String?
-    var component: String?
-    var scope: String?
-    var datacontenttype: String?
-    var metric: String?
-    var unit: String?
-    var quantity: Quantity?
-    var sawData = false
+/// Problems found so far: the first only (the service's hot path) or all (the `validate` tool).
+struct Findings {
+    let collectAll: Bool
+    private(set) var all: [UsageDecodeError] = []
 
-    /// The context attributes and extensions a usage event uses, by exact (case-sensitive) name.
-    static let slots: [(name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)] = [
-        ("id", \.id), ("source", \.source), ("specversion", \.specversion), ("type", \.type), ("time", \.time),
-        ("tenant", \.tenant), ("instance", \.instance), ("component", \.component), ("scope", \.scope),
-        ("datacontenttype", \.datacontenttype),
-    ]
+    init(collectAll: Bool) { self.collectAll = collectAll }
 
-    static func slot(for name: UnsafeRawBufferPointer) -> (name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)? {
-        slots.first { entry in
-            name.count == entry.name.utf8CodeUnitCount
-                && name.elementsEqual(UnsafeRawBufferPointer(start: entry.name.utf8Start, count: entry.name.utf8CodeUnitCount))
-        }
+    var first: UsageDecodeError? { all.first }
+
+    mutating func add(_ reason: UsageDecodeError.Reason, _ attribute: String, _ problem: String) {
+        add(UsageDecodeError(reason, attribute, problem))
     }
 
-    static func isKnown(_ name: UnsafeRawBufferPointer) -> Bool { slot(for: name) != nil }
-
-    /// Sets a known attribute; unknown ones are ignored. Returns an error for a repeated attribute.
-    mutating func set(_ name: UnsafeRawBufferPointer, _ value: String) -> UsageDecodeError? {
-        guard let entry = Self.slot(for: name) else { return nil }
-        if self[keyPath: entry.slot] != nil {
-            return UsageDecodeError(.duplicateAttribute, "\(entry.name)", "appears twice")
-        }
-        self[keyPath: entry.slot] = value
-        return nil
+    mutating func add(_ error: UsageDecodeError) {
+        if collectAll || all.isEmpty { all.append(error) }
     }
 
-    func event() throws(UsageDecodeError) -> UsageEvent {
-        func required(_ value: String?, _ name: String) throws(UsageDecodeError) -> String {
-            guard let value, !value.isEmpty else { throw UsageDecodeError(.missingAttribute, name, "is required and must not be empty") }
-            return value
-        }
-        let specversion = try required(specversion, "specversion")
-        guard specversion == UsageStandard.specVersion else {
-            throw UsageDecodeError(.unsupportedSpecVersion, "specversion", "is '\(specversion)', expected '1.0'")
-        }
-        let id = try required(id, "id")
-        let source = try required(source, "source")
-        let type = try required(type, "type")
-        guard type == UsageStandard.eventType else {
-            throw UsageDecodeError(.unsupportedType, "type", "is '\(type)', expected '\(UsageStandard.eventType)'")
-        }
-        guard let timeText = time else { throw UsageDecodeError(.invalidTime, "time", "is required for usage events") }
-        guard let time = Timestamp.parse(timeText) else {
-            throw UsageDecodeError(.invalidTime, "time", "'\(timeText)' is not an RFC 3339 date-time with seconds")
-        }
-        let scope: UsageScope
-        switch self.scope {
-        case nil: scope = .billable
-        case let value?:
-            guard let parsed = UsageScope(rawValue: value) else {
-                throw UsageDecodeError(.invalidAttribute, "scope", "is '\(value)', expected 'in' or 'out'")
-            }
-            scope = parsed
-        }
-        guard sawData else { throw UsageDecodeError(.missingData, "data", "is required for usage events") }
-        guard let quantity else { throw UsageDecodeError(.invalidQuantity, "data.quantity", "is required") }
-        return UsageEvent(id: id, source: source, type: type, time: time,
-                          tenant: try required(tenant, "tenant"), instance: try required(instance, "instance"),
-                          component: try required(component, "component"), metric: try required(metric, "data.metric"),
-                          quantity: quantity, unit: try required(unit, "data.unit"), scope: scope)
+    mutating func merge(_ other: Findings) {
+        for error in other.all { add(error) }
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var text = self
+        while text.first == " " || text.first == "\t" { text.removeFirst() }
+        while text.last == " " || text.last == "\t" { text.removeLast() }
+        return text
     }
 }

@@ -29,6 +29,7 @@ public enum UsageEventEncoder {
             ("instance", event.instance), ("component", event.component),
         ]
         if event.scope != .billable { attributes.append(("scope", event.scope.rawValue)) }
+        if let corrects = event.corrects { attributes.append(("corrects", corrects)) }
         switch mode {
         case .binary:
             var headers = [(name: "content-type", value: "application/json")]

@@ -8,7 +8,7 @@ struct FerrisUsage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferris-usage",
         abstract: "Exact, billable hourly usage totals from ferrisDX CloudEvents on Kafka.",
-        subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ServicesCommand.self])
+        subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ValidateCommand.self, ServicesCommand.self])
 }
 
 /// Where the broker and database are; flags win over environment variables.

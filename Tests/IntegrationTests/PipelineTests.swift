@@ -1,3 +1,4 @@
+import Foundation
 import Kafka
 import Testing
 import UsageService
@@ -9,12 +10,14 @@ struct World {
     let id = TestServices.unique("it")
     var pattern: String { "^\(id)\\.events\\..+" }
     var totalsTopic: String { "\(id).totals" }
+    var deadLetterTopic: String { "\(id).deadletter" }
     var table: String { "\(id)_totals" }
     func topic(_ instance: String) -> String { "\(id).events.\(instance)" }
 
     func configuration() throws -> UsagePipelineConfiguration {
         UsagePipelineConfiguration(brokers: try TestServices.brokers, databaseURL: try TestServices.databaseURL,
                                    groupID: "\(id)-group", topicPattern: pattern, totalsTopic: totalsTopic,
+                                   deadLetterTopic: deadLetterTopic,
                                    totalsTable: table, commitIntervalMilliseconds: 200)
     }
 
@@ -55,14 +58,16 @@ struct World {
     }
 }
 
-let h13: Int64 = 1_795_611_600_000 // 2026-11-25T13:00:00Z
 let hourMs: Int64 = 3_600_000
+/// An hour start about a day ago: event times must lie within the accounting horizon of the record timestamps.
+let h13: Int64 = (Int64(Date().timeIntervalSince1970 * 1000) / hourMs - 24) * hourMs
 
 @Suite("Pipeline end to end against a real broker and PostgreSQL")
 struct PipelineTests {
     func usage(_ instance: String, _ tenant: String, _ component: String, _ metric: String, at ms: Int64,
-               _ micros: Int64, unit: String = "u", scope: UsageScope = .billable, id: String) -> UsageEvent {
-        UsageEvent(id: id, source: "/ferris/\(instance)/\(component)", time: Timestamp(milliseconds: ms), tenant: tenant,
+               _ micros: Int64, scope: UsageScope = .billable, id: String) -> UsageEvent {
+        let unit = MetricRegistry.v1[metric]?.unit ?? "?"
+        return UsageEvent(id: id, source: "/ferris/\(instance)/\(component)", time: Timestamp(milliseconds: ms), tenant: tenant,
                    instance: instance, component: component, metric: metric, quantity: Quantity(micros: micros),
                    unit: unit, scope: scope)
     }
@@ -73,12 +78,12 @@ struct PipelineTests {
         let alpha = world.topic("alpha"), beta = world.topic("beta")
         try await world.createTopics([alpha, beta], partitions: 2)
         let events: [(String, UsageEvent, CloudEventMode)] = [
-            (alpha, usage("alpha", "t1", "kafka", "cpu", at: h13, 1_500_000, id: "a1"), .binary),
-            (alpha, usage("alpha", "t1", "kafka", "cpu", at: h13 + hourMs - 1, 2_000_000, id: "a2"), .structured),
-            (alpha, usage("alpha", "t1", "kafka", "cpu", at: h13 + hourMs, 4_000_000, id: "a3"), .binary),
-            (beta, usage("beta", "t2", "minio", "storage", at: h13 + 30 * 60_000, 250_000, id: "b1"), .binary),
-            (beta, usage("beta", "t2", "minio", "storage", at: h13 + 45 * 60_000, 750_000, id: "b2"), .structured),
-            (beta, usage("beta", "t2", "databricks-link", "cpu", at: h13 + 10 * 60_000, 100_000_000, scope: .outOfScope, id: "b3"), .binary),
+            (alpha, usage("alpha", "t1", "kafka", "cpu_core_seconds", at: h13, 1_500_000, id: "a1"), .binary),
+            (alpha, usage("alpha", "t1", "kafka", "cpu_core_seconds", at: h13 + hourMs - 1, 2_000_000, id: "a2"), .structured),
+            (alpha, usage("alpha", "t1", "kafka", "cpu_core_seconds", at: h13 + hourMs, 4_000_000, id: "a3"), .binary),
+            (beta, usage("beta", "t2", "minio", "storage_gib_hours", at: h13 + 30 * 60_000, 250_000, id: "b1"), .binary),
+            (beta, usage("beta", "t2", "minio", "storage_gib_hours", at: h13 + 45 * 60_000, 750_000, id: "b2"), .structured),
+            (beta, usage("beta", "t2", "databricks-link", "cpu_core_seconds", at: h13 + 10 * 60_000, 100_000_000, scope: .outOfScope, id: "b3"), .binary),
         ]
         var records = events.map { topic, event, mode in
             SimulatedRecord(topic: topic, key: event.tenant, event: event, mode: mode).outgoing()
@@ -89,7 +94,7 @@ struct PipelineTests {
         records.append(KafkaOutgoingRecord(topic: alpha, key: Array("t1".utf8), value: nil, headers: valid.headers))
         records.append(KafkaOutgoingRecord(topic: alpha, key: Array("t1".utf8), value: valid.value,
                                            headers: valid.headers.filter { $0.name != "ce_tenant" }))
-        let after = usage("alpha", "t1", "kafka", "cpu", at: h13 + hourMs + 30 * 60_000, 1_000_000, id: "a4")
+        let after = usage("alpha", "t1", "kafka", "cpu_core_seconds", at: h13 + hourMs + 30 * 60_000, 1_000_000, id: "a4")
         records.append(SimulatedRecord(topic: alpha, key: "t1", event: after, mode: .structured).outgoing())
         try await world.produce(records)
 
@@ -99,12 +104,12 @@ struct PipelineTests {
         #expect(counters.outOfScope == 1)
         #expect(counters.rejected == ["malformed-json": 1, "missing-data": 1, "missing-attribute": 1])
 
-        let key = UsageKey(tenant: "t1", instance: "alpha", component: "kafka", metric: "cpu")
-        let storage = UsageKey(tenant: "t2", instance: "beta", component: "minio", metric: "storage")
+        let key = UsageKey(tenant: "t1", instance: "alpha", component: "kafka", metric: "cpu_core_seconds")
+        let storage = UsageKey(tenant: "t2", instance: "beta", component: "minio", metric: "storage_gib_hours")
         let expected = ExpectedTotals(entries: [
-            .init(key: key, windowStart: Timestamp(milliseconds: h13)): .init(quantity: Quantity(micros: 3_500_000), unit: "u", eventCount: 2),
-            .init(key: key, windowStart: Timestamp(milliseconds: h13 + hourMs)): .init(quantity: Quantity(micros: 5_000_000), unit: "u", eventCount: 2),
-            .init(key: storage, windowStart: Timestamp(milliseconds: h13)): .init(quantity: Quantity(micros: 1_000_000), unit: "u", eventCount: 2),
+            .init(key: key, windowStart: Timestamp(milliseconds: h13)): .init(quantity: Quantity(micros: 3_500_000), unit: "Core-Seconds", eventCount: 2),
+            .init(key: key, windowStart: Timestamp(milliseconds: h13 + hourMs)): .init(quantity: Quantity(micros: 5_000_000), unit: "Core-Seconds", eventCount: 2),
+            .init(key: storage, windowStart: Timestamp(milliseconds: h13)): .init(quantity: Quantity(micros: 1_000_000), unit: "GiB-Hours", eventCount: 2),
         ])
         let (kafka, postgres) = try await world.totals()
         #expect(expected.differences(from: kafka) == [])

@@ -26,7 +26,7 @@ func decode(_ headers: [(String, String?)], _ value: String?) -> Result<UsageEve
 
 let sample = UsageEvent(id: "e-1", source: "/ferris/gcp/solo-gcp/kafka", time: Timestamp(milliseconds: 1_795_611_600_000),
                         tenant: "solo", instance: "solo-gcp", component: "kafka", metric: "cpu_core_seconds",
-                        quantity: Quantity(micros: 12_500_000), unit: "core-seconds")
+                        quantity: Quantity(micros: 12_500_000), unit: "Core-Seconds")
 
 func binaryHeaders(_ overrides: [String: String?] = [:]) -> [(String, String?)] {
     var base: [(String, String?)] = [
@@ -41,7 +41,7 @@ func binaryHeaders(_ overrides: [String: String?] = [:]) -> [(String, String?)] 
     return base
 }
 
-let sampleData = #"{"metric":"cpu_core_seconds","quantity":12.5,"unit":"core-seconds"}"#
+let sampleData = #"{"metric":"cpu_core_seconds","quantity":12.5,"unit":"Core-Seconds"}"#
 
 @Suite("UsageEventDecoder")
 struct UsageEventDecoderTests {
@@ -55,8 +55,8 @@ struct UsageEventDecoderTests {
         let value = """
             {"specversion":"1.0","id":"e-1","source":"/ferris/gcp/solo-gcp/kafka","type":"\(UsageStandard.eventType)",
              "time":"2026-11-25T14:00:00+01:00","tenant":"solo","instance":"solo-gcp","component":"kafka",
-             "datacontenttype":"application/json","unknownext":{"nested":[1,2,{"x":null}]},
-             "data":{"metric":"cpu_core_seconds","extra":true,"quantity":12.5,"unit":"core-seconds"}}
+             "datacontenttype":"application/json","unknownext":42,"flag":true,"note":"x",
+             "data":{"metric":"cpu_core_seconds","extra":{"nested":[1,2,{"x":null}]},"quantity":12.5,"unit":"Core-Seconds"}}
             """
         #expect(decode([("Content-Type", "Application/CloudEvents+JSON; charset=utf-8")], value) == .success(sample))
     }
@@ -86,15 +86,15 @@ struct UsageEventDecoderTests {
         (binaryHeaders(["ce_type": "com.example.other"]), sampleData, .unsupportedType, "type"),
         (binaryHeaders(["ce_time": "2026-11-25T13:00Z"]), sampleData, .invalidTime, "time"),
         (binaryHeaders(["ce_time": nil]), sampleData, .invalidTime, "time"),
-        (binaryHeaders(), #"{"metric":"m","quantity":"12","unit":"u"}"#, .invalidQuantity, "data.quantity"),
-        (binaryHeaders(), #"{"metric":"m","quantity":1e-9,"unit":"u"}"#, .invalidQuantity, "data.quantity"),
-        (binaryHeaders(), #"{"metric":"m","unit":"u"}"#, .invalidQuantity, "data.quantity"),
-        (binaryHeaders(), #"{"quantity":1,"unit":"u"}"#, .missingAttribute, "data.metric"),
-        (binaryHeaders(), #"{"metric":"m","quantity":1,"unit":"u"} x"#, .malformedJSON, "data"),
-        (binaryHeaders(), #"{"metric":"m","quantity":1,"#, .malformedJSON, ""),
+        (binaryHeaders(), #"{"metric":"requests","quantity":"12","unit":"Requests"}"#, .invalidQuantity, "data.quantity"),
+        (binaryHeaders(), #"{"metric":"requests","quantity":1e-9,"unit":"Requests"}"#, .invalidQuantity, "data.quantity"),
+        (binaryHeaders(), #"{"metric":"requests","unit":"Requests"}"#, .invalidQuantity, "data.quantity"),
+        (binaryHeaders(), #"{"quantity":1,"unit":"Requests"}"#, .missingAttribute, "data.metric"),
+        (binaryHeaders(), #"{"metric":"requests","quantity":1,"unit":"Requests"} x"#, .malformedJSON, "data"),
+        (binaryHeaders(), #"{"metric":"requests","quantity":1,"#, .malformedJSON, ""),
         (binaryHeaders(), "", .missingData, "data"),
         (binaryHeaders(["ce_id": "x", "ce_tenant": "a"]) + [("ce_tenant", "b")], sampleData, .duplicateAttribute, "tenant"),
-        (binaryHeaders(["ce_instance": nil]) + [("ce_instance", nil)], sampleData, .invalidAttribute, "instance"),
+        (binaryHeaders(["ce_instance": nil]) + [("ce_instance", nil)], sampleData, .invalidEncoding, "instance"),
     ] as [([(String, String?)], String, UsageDecodeError.Reason, String)])
     func rejects(headers: [(String, String?)], value: String, reason: UsageDecodeError.Reason, attribute: String) {
         switch decode(headers, value) {

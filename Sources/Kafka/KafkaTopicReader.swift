@@ -1,0 +1,37 @@
+import Logging
+
+/// Reads a whole topic from its beginning to its current end, outside any consumer group (for tools and tests).
+public enum KafkaTopicReader {
+    /// Hands every record of `topic` to `body`, in order per partition, and returns once each partition's end
+    /// (as reported by fetch responses) is reached. Blocking: call from a dedicated thread.
+    public static func readAll(_ configuration: KafkaConfiguration, topic: String, logger: Logger,
+                               timeoutSeconds: Int = 60, _ body: (KafkaRecord) throws -> Void) throws {
+        let admin = try KafkaAdmin(configuration: configuration, logger: logger)
+        guard let count = try admin.topics()[topic] else { return }
+        var config = configuration
+        config["group.id"] = "ferris-usage-reader"
+        let consumer = try KafkaConsumer(configuration: config, logger: logger) { _, _ in [:] }
+        defer { consumer.close() }
+        let partitions = (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) }
+        try consumer.assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaOffset.beginning) }))
+        var positions: [Int32: Int64] = [:]
+        // The end is judged by the watermarks of fetch responses (some brokers answer ListOffsets with a stale end).
+        func atEnd() -> Bool {
+            partitions.allSatisfy { tp in
+                guard let high = consumer.cachedWatermarks(tp)?.high else { return false }
+                return (positions[tp.partition] ?? 0) >= high
+            }
+        }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(timeoutSeconds)
+        while !atEnd() {
+            guard clock.now < deadline else {
+                throw KafkaError(.timeout, "reading \(topic) to its end took longer than \(timeoutSeconds) s")
+            }
+            try consumer.poll(timeoutMilliseconds: 200) { record in
+                positions[record.partition] = record.offset + 1
+                try body(record)
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+/// The attributes of one event as read, before they are checked as a whole.
+struct Attributes {
+    var specversion: String?
+    var id: String?
+    var source: String?
+    var type: String?
+    var datacontenttype: String?
+    var dataschema: String?
+    var subject: String?
+    var time: String?
+    var tenant: String?
+    var instance: String?
+    var component: String?
+    var scope: String?
+    var corrects: String?
+    var partitionkey: String?
+    var contentTypeHeader: String?
+    var structured = false
+
+    var metric: String?
+    var unit: String?
+    var quantity: Quantity?
+    var quantityProblem: String?
+    var sawData = false
+
+    /// The attributes the standard reads, by exact name. `datacontenttype` is read from the `content-type`
+    /// header in binary mode, so `ce_datacontenttype` is not one of them there.
+    static let slots: [(name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)] = [
+        ("specversion", \.specversion), ("id", \.id), ("source", \.source), ("type", \.type),
+        ("datacontenttype", \.datacontenttype), ("dataschema", \.dataschema), ("subject", \.subject), ("time", \.time),
+        ("tenant", \.tenant), ("instance", \.instance), ("component", \.component), ("scope", \.scope),
+        ("corrects", \.corrects), ("partitionkey", \.partitionkey),
+    ]
+
+    /// Attributes that must be strings (all context attributes and the standard's extensions).
+    static func isStringAttribute(_ name: String) -> Bool {
+        slots.contains { "\($0.name)" == name }
+    }
+
+    static func slot(for name: UnsafeRawBufferPointer) -> (name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)? {
+        slots.first { entry in
+            name.count == entry.name.utf8CodeUnitCount
+                && name.elementsEqual(UnsafeRawBufferPointer(start: entry.name.utf8Start, count: entry.name.utf8CodeUnitCount))
+        }
+    }
+
+    /// CloudEvents attribute naming as the standard requires it: lower-case ASCII letters and digits, starting with
+    /// a letter, at most 20 characters, and not `data`. (`data_base64` is a structured-mode member, not an attribute.)
+    static func isValidName(_ name: UnsafeRawBufferPointer) -> Bool {
+        guard let first = name.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first), name.count <= 20 else { return false }
+        guard name.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+            return false
+        }
+        return !(name.count == 4 && name.elementsEqual("data".utf8))
+    }
+
+    /// Sets a known attribute; other (extension) attributes are accepted and ignored.
+    mutating func set(_ name: UnsafeRawBufferPointer, _ value: String, findings: inout Findings) {
+        guard let entry = Self.slot(for: name) else { return }
+        if self[keyPath: entry.slot] != nil {
+            findings.add(.duplicateAttribute, "\(entry.name)", "appears twice")
+            return
+        }
+        self[keyPath: entry.slot] = value
+    }
+
+    /// Checks everything read against CloudEvents and the standard; returns the event when there is no problem.
+    func validate(policy: UsageEventDecoder.Policy, key: UnsafeRawBufferPointer?, referenceTime: Timestamp?,
+                  findings: inout Findings) -> UsageEvent? {
+        func required(_ value: String?, _ name: String) -> String? {
+            guard let value, !value.isEmpty else {
+                findings.add(.missingAttribute, name, "is required and must not be empty")
+                return nil
+            }
+            return value
+        }
+        if let specversion = required(specversion, "specversion"), specversion != UsageStandard.specVersion {
+            findings.add(.unsupportedSpecVersion, "specversion", "is '\(specversion)', expected '1.0'")
+        }
+        let id = required(id, "id")
+        let source = required(source, "source")
+        if let source, !Self.isURIReference(source) {
+            findings.add(.invalidAttribute, "source", "'\(source)' is not a URI-reference")
+        }
+        if let type = required(type, "type"), type != UsageStandard.eventType {
+            findings.add(.unsupportedType, "type", "is '\(type)', expected '\(UsageStandard.eventType)'")
+        }
+        if let subject, subject.isEmpty { findings.add(.invalidAttribute, "subject", "must not be empty when present") }
+        if let dataschema, !Self.isAbsoluteURI(dataschema) {
+            findings.add(.invalidAttribute, "dataschema", "'\(dataschema)' is not an absolute URI")
+        }
+        if let datacontenttype, !UsageEventDecoder.isJSON(datacontenttype) {
+            findings.add(.unsupportedContentType, structured ? "datacontenttype" : "content-type",
+                         "usage data is JSON (application/json), got '\(datacontenttype)'")
+        }
+        var time: Timestamp?
+        if let text = self.time {
+            time = Timestamp.parse(text)
+            if time == nil { findings.add(.invalidTime, "time", "'\(text)' is not an RFC 3339 date-time with seconds") }
+        } else {
+            findings.add(.invalidTime, "time", "is required for usage events")
+        }
+        let tenant = required(tenant, "tenant")
+        let instance = required(instance, "instance")
+        let component = required(component, "component")
+        var scope = UsageScope.billable
+        if let value = self.scope {
+            if let parsed = UsageScope(rawValue: value) { scope = parsed } else {
+                findings.add(.invalidAttribute, "scope", "is '\(value)', expected 'in' or 'out'")
+            }
+        }
+        if let corrects, corrects.isEmpty { findings.add(.invalidAttribute, "corrects", "must not be empty when present") }
+        if let partitionkey, let tenant, partitionkey != tenant {
+            findings.add(.partitionKeyMismatch, "partitionkey", "is '\(partitionkey)' but the partition key must be the tenant '\(tenant)'")
+        }
+        if let key, let tenant, !key.elementsEqual(tenant.utf8) {
+            findings.add(.partitionKeyMismatch, "key", "the record key '\(String(decoding: key, as: UTF8.self))' must be the tenant '\(tenant)'")
+        }
+        guard sawData else {
+            findings.add(.missingData, "data", "is required for usage events")
+            return nil
+        }
+        let metric = required(self.metric, "data.metric")
+        let unit = required(self.unit, "data.unit")
+        if let metric {
+            if let known = policy.registry[metric] {
+                if let unit, unit != known.unit {
+                    findings.add(.unitMismatch, "data.unit", "is '\(unit)' but metric '\(metric)' is measured in '\(known.unit)'")
+                }
+            } else {
+                findings.add(.unknownMetric, "data.metric", "'\(metric)' is not in the metric registry")
+            }
+        }
+        if let quantityProblem {
+            findings.add(.invalidQuantity, "data.quantity", quantityProblem)
+        } else if let quantity {
+            if quantity.micros < 0 && corrects == nil {
+                findings.add(.negativeQuantity, "data.quantity", "is negative; only corrections (with a 'corrects' attribute) may be")
+            }
+        } else {
+            findings.add(.invalidQuantity, "data.quantity", "is required")
+        }
+        if let time, let referenceTime {
+            if time.milliseconds < referenceTime.milliseconds - policy.maxEventAgeMilliseconds {
+                findings.add(.tooOld, "time", "\(time) is more than \(policy.maxEventAgeMilliseconds / 86_400_000) days before the record was produced (\(referenceTime))")
+            } else if time.milliseconds > referenceTime.milliseconds + policy.maxFutureSkewMilliseconds {
+                findings.add(.inFuture, "time", "\(time) is more than \(policy.maxFutureSkewMilliseconds / 60_000) minutes after the record was produced (\(referenceTime))")
+            }
+        }
+        guard findings.all.isEmpty, let id, let source, let time, let tenant, let instance, let component,
+              let metric, let unit, let quantity else { return nil }
+        return UsageEvent(id: id, source: source, type: UsageStandard.eventType, time: time, tenant: tenant,
+                          instance: instance, component: component, metric: metric, quantity: quantity, unit: unit,
+                          scope: scope, corrects: corrects)
+    }
+
+    /// RFC 3986 URI-reference, checked for what matters here: no spaces, controls or bad percent-escapes.
+    static func isURIReference(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "<")
+                || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "^")
+                || byte == UInt8(ascii: "`") || byte == UInt8(ascii: "{") || byte == UInt8(ascii: "|") || byte == UInt8(ascii: "}") {
+                return false
+            }
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < bytes.count, bytes[index + 1].isHexDigit, bytes[index + 2].isHexDigit else { return false }
+                index += 2
+            }
+            index += 1
+        }
+        return true
+    }
+
+    /// An absolute URI: a scheme (`[A-Za-z][A-Za-z0-9+.-]*`), a colon, then a valid URI-reference.
+    static func isAbsoluteURI(_ text: String) -> Bool {
+        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else { return false }
+        let scheme = text[..<colon].utf8
+        guard let first = scheme.first, first.isLetter,
+              scheme.allSatisfy({ $0.isLetter || $0.isDigit || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }) else {
+            return false
+        }
+        return isURIReference(text)
+    }
+}
+
+extension UInt8 {
+    var isLetter: Bool { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self | 0x20) }
+    var isDigit: Bool { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self) }
+    var isHexDigit: Bool { isDigit || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self | 0x20) }
+}
+
+/// Standard base64 (RFC 4648 section 4) with padding, as CloudEvents' `data_base64` uses.
+enum Base64 {
+    static func decode(_ text: String) -> [UInt8]? {
+        var bytes = Array(text.utf8)
+        guard bytes.count % 4 == 0 else { return nil }
+        var padding = 0
+        while bytes.last == UInt8(ascii: "="), padding < 2 { bytes.removeLast(); padding += 1 }
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count * 3 / 4)
+        var buffer: UInt32 = 0
+        var bits = 0
+        for byte in bytes {
+            let value: UInt8
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = byte - UInt8(ascii: "A")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = byte - UInt8(ascii: "a") + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = byte - UInt8(ascii: "0") + 52
+            case UInt8(ascii: "+"): value = 62
+            case UInt8(ascii: "/"): value = 63
+            default: return nil
+            }
+            buffer = buffer << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                output.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
+            }
+        }
+        return output
+    }
+}
