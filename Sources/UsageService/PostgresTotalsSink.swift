@@ -49,6 +49,17 @@ public final class PostgresTotalsSink {
                     PRIMARY KEY (tenant, instance, component, metric, window_start)
                 )
                 """)
+            try db.query("ALTER TABLE \(table) ADD COLUMN IF NOT EXISTS host_provider text")
+            // The totals under FinOps FOCUS column names, for billing tools that read FOCUS.
+            try db.query("""
+                CREATE OR REPLACE VIEW \(table)_focus AS
+                SELECT window_start AS "ChargePeriodStart", window_end AS "ChargePeriodEnd",
+                       'Usage'::text AS "ChargeCategory", quantity AS "ConsumedQuantity", unit AS "ConsumedUnit",
+                       tenant AS "SubAccountId", instance AS "ResourceId", component AS "ServiceName",
+                       host_provider AS "HostProviderName", metric AS "x_Metric", event_count AS "x_EventCount",
+                       status AS "x_Status"
+                FROM \(table)
+                """)
             try db.query("""
                 CREATE TABLE IF NOT EXISTS \(table)_checkpoints (
                     group_id      text        NOT NULL,
@@ -91,21 +102,23 @@ public final class PostgresTotalsSink {
     /// Upserts `totals` and the `checkpoints` of `group` that they cover, in one transaction.
     public func write(_ totals: [UsageTotal], checkpoints: [Checkpoint] = [], group: String = "") throws(UsageServiceError) {
         guard !totals.isEmpty || !checkpoints.isEmpty else { return }
-        let columns: [(UsageTotal) -> String] = [
+        let columns: [(UsageTotal) -> String?] = [
             { $0.key.tenant }, { $0.key.instance }, { $0.key.component }, { $0.key.metric },
             { $0.windowStart.rfc3339 }, { $0.windowEnd.rfc3339 }, { $0.quantity.description }, { $0.unit },
             { String($0.eventCount) }, { $0.status.rawValue }, { $0.sourcePartition }, { String($0.lastOffset) },
+            { $0.provider },
         ]
         let parameters = columns.map { column in PostgresValue.text(Self.arrayLiteral(totals.map(column))) }
         let sql = """
             INSERT INTO \(table) AS t (tenant, instance, component, metric, window_start, window_end, quantity, unit,
-                                       event_count, status, source_partition, last_offset)
+                                       event_count, status, source_partition, last_offset, host_provider)
             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
-                                 $7::numeric[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bigint[])
+                                 $7::numeric[], $8::text[], $9::bigint[], $10::text[], $11::text[], $12::bigint[], $13::text[])
             ON CONFLICT (tenant, instance, component, metric, window_start) DO UPDATE SET
                 window_end = EXCLUDED.window_end, quantity = EXCLUDED.quantity, unit = EXCLUDED.unit,
                 event_count = EXCLUDED.event_count, status = EXCLUDED.status,
-                source_partition = EXCLUDED.source_partition, last_offset = EXCLUDED.last_offset, updated_at = now()
+                source_partition = EXCLUDED.source_partition, last_offset = EXCLUDED.last_offset,
+                host_provider = EXCLUDED.host_provider, updated_at = now()
             WHERE t.last_offset <= EXCLUDED.last_offset
             """
         let checkpointSQL = """

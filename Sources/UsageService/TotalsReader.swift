@@ -30,7 +30,7 @@ public enum TotalsReader {
             SELECT tenant, instance, component, metric,
                    to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                    to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                   quantity::text, unit, event_count, status, source_partition, last_offset
+                   quantity::text, unit, event_count, status, source_partition, last_offset, host_provider
             FROM \(table)
             """)
         return try rows.map { row in
@@ -43,7 +43,8 @@ public enum TotalsReader {
             return UsageTotal(key: UsageKey(tenant: row[0] ?? "", instance: row[1] ?? "", component: row[2] ?? "",
                                             metric: row[3] ?? ""),
                               windowStart: start, windowEnd: end, quantity: quantity, unit: row[7] ?? "",
-                              eventCount: count, status: status, sourcePartition: row[10] ?? "", lastOffset: offset)
+                              eventCount: count, status: status, sourcePartition: row[10] ?? "", lastOffset: offset,
+                              provider: row[12])
         }
     }
 }

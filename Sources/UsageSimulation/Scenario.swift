@@ -8,6 +8,8 @@ public struct SimulatedMetric: Sendable {
     public var unit: String
     /// Typical quantity per sample (the simulator varies it by up to ±50 %).
     public var typical: Double
+    /// Whether quantities are whole numbers (counts such as requests).
+    public var whole = false
 }
 
 /// A component of a simulated instance.
@@ -47,9 +49,9 @@ public struct Scenario: Sendable {
     static let cpu = SimulatedMetric(name: "cpu_core_seconds", unit: "Core-Seconds", typical: 60)
     static let memory = SimulatedMetric(name: "memory_gib_hours", unit: "GiB-Hours", typical: 0.25)
     static let storage = SimulatedMetric(name: "storage_gib_hours", unit: "GiB-Hours", typical: 2)
-    static let requests = SimulatedMetric(name: "requests", unit: "Requests", typical: 40)
+    static let requests = SimulatedMetric(name: "requests", unit: "Requests", typical: 40, whole: true)
     static let sessions = SimulatedMetric(name: "session_hours", unit: "Hours", typical: 0.08)
-    static let queries = SimulatedMetric(name: "queries", unit: "Queries", typical: 12)
+    static let queries = SimulatedMetric(name: "queries", unit: "Queries", typical: 12, whole: true)
     static let scanned = SimulatedMetric(name: "scanned_gib", unit: "GiB", typical: 3.5)
 
     static func base() -> [SimulatedComponent] {

@@ -70,7 +70,8 @@ public struct UsageSimulator: Sendable {
                                 }
                                 // Quantities with up to 3 decimals, 50 % to 150 % of typical.
                                 let factor = 0.5 + Double(rng.next() % 1001) / 1000
-                                let micros = Int64((metric.typical * factor * 1000).rounded()) * 1000
+                                let micros = metric.whole ? Int64((metric.typical * factor).rounded()) * 1_000_000
+                                    : Int64((metric.typical * factor * 1000).rounded()) * 1000
                                 sequence += 1
                                 let event = UsageEvent(
                                     id: "\(instance.name)-\(sequence)",
@@ -78,7 +79,7 @@ public struct UsageSimulator: Sendable {
                                     time: Timestamp(milliseconds: hourStart + offsetInHour),
                                     tenant: instance.tenant, instance: instance.name, component: component.name,
                                     metric: metric.name, quantity: Quantity(micros: micros), unit: metric.unit,
-                                    scope: component.scope)
+                                    scope: component.scope, provider: instance.provider)
                                 let mode: CloudEventMode = rng.next() % 2 == 0 ? .binary : .structured
                                 // Delivery jitter: up to 2 minutes out of order.
                                 let jitter = Int64(rng.next() % 120_000)
@@ -117,12 +118,15 @@ public struct ExpectedTotals: Sendable, Equatable {
         public var unit: String
         /// Number of events.
         public var eventCount: Int64
+        /// The host provider the events named, if any.
+        public var provider: String?
 
         /// Creates an entry.
-        public init(quantity: Quantity, unit: String, eventCount: Int64) {
+        public init(quantity: Quantity, unit: String, eventCount: Int64, provider: String? = nil) {
             self.quantity = quantity
             self.unit = unit
             self.eventCount = eventCount
+            self.provider = provider
         }
     }
 
@@ -153,7 +157,7 @@ public struct ExpectedTotals: Sendable, Equatable {
             let event = record.event
             let hour = Timestamp(milliseconds: event.time.milliseconds / 3_600_000 * 3_600_000)
             let key = ExpectedKey(key: event.key, windowStart: hour)
-            var entry = entries[key] ?? Entry(quantity: .zero, unit: event.unit, eventCount: 0)
+            var entry = entries[key] ?? Entry(quantity: .zero, unit: event.unit, eventCount: 0, provider: event.provider)
             entry.quantity = Quantity(micros: entry.quantity.micros + event.quantity.micros)
             entry.eventCount += 1
             entries[key] = entry
@@ -177,7 +181,8 @@ public struct ExpectedTotals: Sendable, Equatable {
                 problems.append("\(key.key) \(key.windowStart): missing (expected \(entry.quantity) \(entry.unit))")
                 continue
             }
-            if total.quantity != entry.quantity || total.eventCount != entry.eventCount || total.unit != entry.unit {
+            if total.quantity != entry.quantity || total.eventCount != entry.eventCount || total.unit != entry.unit
+                || (entry.provider != nil && total.provider != entry.provider) {
                 problems.append("\(key.key) \(key.windowStart): got \(total.quantity) \(total.unit) from \(total.eventCount) events, expected \(entry.quantity) \(entry.unit) from \(entry.eventCount)")
             }
         }

@@ -31,6 +31,7 @@ public struct PartitionAggregator: Sendable {
         var firstOffset: Int64
         var lastOffset: Int64
         var dirty: Bool
+        var provider: String?
     }
 
     /// The partition these windows belong to, as `topic:partition`.
@@ -82,10 +83,11 @@ public struct PartitionAggregator: Sendable {
             window.count += 1
             window.lastOffset = offset
             window.dirty = window.dirty || !replaying
+            window.provider = window.provider ?? event.provider
             open[windowKey] = window
         } else {
             open[windowKey] = OpenWindow(quantity: event.quantity, count: 1, unit: event.unit,
-                                         firstOffset: offset, lastOffset: offset, dirty: !replaying)
+                                         firstOffset: offset, lastOffset: offset, dirty: !replaying, provider: event.provider)
             nextCloseAt = min(nextCloseAt, end + graceMilliseconds)
         }
         if event.time.milliseconds > (watermark?.milliseconds ?? .min) {
@@ -130,6 +132,6 @@ public struct PartitionAggregator: Sendable {
         UsageTotal(key: windowKey.key, windowStart: Timestamp(milliseconds: windowKey.start),
                    windowEnd: Timestamp(milliseconds: windowKey.start + windows.sizeMilliseconds),
                    quantity: window.quantity, unit: window.unit, eventCount: window.count, status: status,
-                   sourcePartition: partition, lastOffset: window.lastOffset)
+                   sourcePartition: partition, lastOffset: window.lastOffset, provider: window.provider)
     }
 }

@@ -14,6 +14,7 @@ struct Attributes {
     var scope: String?
     var corrects: String?
     var partitionkey: String?
+    var provider: String?
     var contentTypeHeader: String?
     var structured = false
 
@@ -29,7 +30,7 @@ struct Attributes {
         ("specversion", \.specversion), ("id", \.id), ("source", \.source), ("type", \.type),
         ("datacontenttype", \.datacontenttype), ("dataschema", \.dataschema), ("subject", \.subject), ("time", \.time),
         ("tenant", \.tenant), ("instance", \.instance), ("component", \.component), ("scope", \.scope),
-        ("corrects", \.corrects), ("partitionkey", \.partitionkey),
+        ("corrects", \.corrects), ("partitionkey", \.partitionkey), ("provider", \.provider),
     ]
 
     /// Attributes that must be strings (all context attributes and the standard's extensions).
@@ -110,6 +111,7 @@ struct Attributes {
             }
         }
         if let corrects, corrects.isEmpty { findings.add(.invalidAttribute, "corrects", "must not be empty when present") }
+        if let provider, provider.isEmpty { findings.add(.invalidAttribute, "provider", "must not be empty when present") }
         if let partitionkey, let tenant, partitionkey != tenant {
             findings.add(.partitionKeyMismatch, "partitionkey", "is '\(partitionkey)' but the partition key must be the tenant '\(tenant)'")
         }
@@ -151,7 +153,7 @@ struct Attributes {
               let metric, let unit, let quantity else { return nil }
         return UsageEvent(id: id, source: source, type: UsageStandard.eventType, time: time, tenant: tenant,
                           instance: instance, component: component, metric: metric, quantity: quantity, unit: unit,
-                          scope: scope, corrects: corrects)
+                          scope: scope, corrects: corrects, provider: provider)
     }
 
     /// RFC 3986 URI-reference, checked for what matters here: no spaces, controls or bad percent-escapes.

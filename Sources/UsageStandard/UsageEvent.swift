@@ -45,11 +45,14 @@ public struct UsageEvent: Sendable, Equatable {
     /// The `corrects` extension: for a correction, the `source#id` of the event it corrects (it may then carry a
     /// negative quantity).
     public var corrects: String?
+    /// The `provider` extension: where the instance runs (`gcp`, `azure`, `aws`, `onprem`, ...), if given.
+    public var provider: String?
 
     /// Creates an event.
     public init(id: String, source: String, type: String = UsageStandard.eventType, time: Timestamp,
                 tenant: String, instance: String, component: String, metric: String,
-                quantity: Quantity, unit: String, scope: UsageScope = .billable, corrects: String? = nil) {
+                quantity: Quantity, unit: String, scope: UsageScope = .billable, corrects: String? = nil,
+                provider: String? = nil) {
         self.id = id
         self.source = source
         self.type = type
@@ -62,6 +65,7 @@ public struct UsageEvent: Sendable, Equatable {
         self.unit = unit
         self.scope = scope
         self.corrects = corrects
+        self.provider = provider
     }
 
     /// The aggregation key of this event.

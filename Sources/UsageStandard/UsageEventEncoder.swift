@@ -30,6 +30,7 @@ public enum UsageEventEncoder {
         ]
         if event.scope != .billable { attributes.append(("scope", event.scope.rawValue)) }
         if let corrects = event.corrects { attributes.append(("corrects", corrects)) }
+        if let provider = event.provider { attributes.append(("provider", provider)) }
         switch mode {
         case .binary:
             var headers = [(name: "content-type", value: "application/json")]

@@ -26,10 +26,12 @@ public struct UsageTotal: Sendable, Equatable {
     public var sourcePartition: String
     /// The offset of the last event counted into this total: a monotonic version of the total.
     public var lastOffset: Int64
+    /// Where the instance runs (the events' `provider`), if they said.
+    public var provider: String?
 
     /// Creates a total.
     public init(key: UsageKey, windowStart: Timestamp, windowEnd: Timestamp, quantity: Quantity, unit: String,
-                eventCount: Int64, status: TotalStatus, sourcePartition: String, lastOffset: Int64) {
+                eventCount: Int64, status: TotalStatus, sourcePartition: String, lastOffset: Int64, provider: String? = nil) {
         self.key = key
         self.windowStart = windowStart
         self.windowEnd = windowEnd
@@ -39,6 +41,7 @@ public struct UsageTotal: Sendable, Equatable {
         self.status = status
         self.sourcePartition = sourcePartition
         self.lastOffset = lastOffset
+        self.provider = provider
     }
 
     /// The compaction key on the totals topic: `tenant/instance/component/metric/windowStart`, each part
@@ -64,7 +67,8 @@ public struct UsageTotal: Sendable, Equatable {
     }
 }
 
-/// Encodes totals as structured-mode CloudEvents for the totals topic, and reads them back.
+/// Encodes totals as structured-mode CloudEvents for the totals topic, and reads them back. The data uses
+/// FinOps FOCUS column names; what FOCUS has no column for is `x_`-prefixed.
 public enum UsageTotalCodec {
     /// The CloudEvent JSON for a total. `source` names the producing service, e.g. `/ferris-usage/<group>`.
     public static func encode(_ total: UsageTotal, source: String) -> [UInt8] {
@@ -78,20 +82,23 @@ public enum UsageTotalCodec {
         json.field("time", total.windowEnd.rfc3339)
         json.field("datacontenttype", "application/json")
         json.field("tenant", total.key.tenant)
+        json.field("partitionkey", total.key.tenant)
         json.key("data")
         json.beginObject()
-        json.field("tenant", total.key.tenant)
-        json.field("instance", total.key.instance)
-        json.field("component", total.key.component)
-        json.field("metric", total.key.metric)
-        json.field("quantity", raw: total.quantity.description)
-        json.field("unit", total.unit)
-        json.field("eventCount", raw: String(total.eventCount))
-        json.field("windowStart", total.windowStart.rfc3339)
-        json.field("windowEnd", total.windowEnd.rfc3339)
-        json.field("status", total.status.rawValue)
-        json.field("sourcePartition", total.sourcePartition)
-        json.field("lastOffset", raw: String(total.lastOffset))
+        json.field("ChargePeriodStart", total.windowStart.rfc3339)
+        json.field("ChargePeriodEnd", total.windowEnd.rfc3339)
+        json.field("ChargeCategory", "Usage")
+        json.field("ConsumedQuantity", raw: total.quantity.description)
+        json.field("ConsumedUnit", total.unit)
+        json.field("SubAccountId", total.key.tenant)
+        json.field("ResourceId", total.key.instance)
+        json.field("ServiceName", total.key.component)
+        if let provider = total.provider { json.field("HostProviderName", provider) }
+        json.field("x_Metric", total.key.metric)
+        json.field("x_EventCount", raw: String(total.eventCount))
+        json.field("x_Status", total.status.rawValue)
+        json.field("x_SourcePartition", total.sourcePartition)
+        json.field("x_LastOffset", raw: String(total.lastOffset))
         json.endObject()
         json.endObject()
         return json.bytes
@@ -129,22 +136,23 @@ public enum UsageTotalCodec {
                     }
                     return value
                 }
-                guard let span = numbers["quantity"],
+                guard let span = numbers["ConsumedQuantity"],
                       case .success(let quantity) = Quantity.parse(UnsafeRawBufferPointer(rebasing: buffer[span])) else {
-                    throw UsageDecodeError(.invalidQuantity, "data.quantity", "must be an exact number")
+                    throw UsageDecodeError(.invalidQuantity, "data.ConsumedQuantity", "must be an exact number")
                 }
-                guard let start = Timestamp.parse(try text("windowStart")), let end = Timestamp.parse(try text("windowEnd")) else {
-                    throw UsageDecodeError(.invalidTime, "data.windowStart", "must be RFC 3339")
+                guard let start = Timestamp.parse(try text("ChargePeriodStart")), let end = Timestamp.parse(try text("ChargePeriodEnd")) else {
+                    throw UsageDecodeError(.invalidTime, "data.ChargePeriodStart", "must be RFC 3339")
                 }
-                guard let status = TotalStatus(rawValue: try text("status")) else {
-                    throw UsageDecodeError(.invalidAttribute, "data.status", "must be provisional or final")
+                guard let status = TotalStatus(rawValue: try text("x_Status")) else {
+                    throw UsageDecodeError(.invalidAttribute, "data.x_Status", "must be provisional or final")
                 }
                 return .success(UsageTotal(
-                    key: UsageKey(tenant: try text("tenant"), instance: try text("instance"),
-                                  component: try text("component"), metric: try text("metric")),
-                    windowStart: start, windowEnd: end, quantity: quantity, unit: try text("unit"),
-                    eventCount: try int("eventCount"), status: status,
-                    sourcePartition: try text("sourcePartition"), lastOffset: try int("lastOffset")))
+                    key: UsageKey(tenant: try text("SubAccountId"), instance: try text("ResourceId"),
+                                  component: try text("ServiceName"), metric: try text("x_Metric")),
+                    windowStart: start, windowEnd: end, quantity: quantity, unit: try text("ConsumedUnit"),
+                    eventCount: try int("x_EventCount"), status: status,
+                    sourcePartition: try text("x_SourcePartition"), lastOffset: try int("x_LastOffset"),
+                    provider: fields["HostProviderName"]))
             } catch {
                 return .failure(error)
             }

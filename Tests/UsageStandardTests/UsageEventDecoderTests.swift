@@ -142,7 +142,8 @@ struct UsageTotalCodecTests {
         let total = UsageTotal(key: UsageKey(tenant: "a/b", instance: "i", component: "c", metric: "m"),
                                windowStart: Timestamp(milliseconds: 1_795_611_600_000),
                                windowEnd: Timestamp(milliseconds: 1_795_615_200_000), quantity: Quantity(micros: 1_500_001),
-                               unit: "GiB-hours", eventCount: 3, status: .provisional, sourcePartition: "t:0", lastOffset: 42)
+                               unit: "GiB-hours", eventCount: 3, status: .provisional, sourcePartition: "t:0", lastOffset: 42,
+                               provider: "onprem")
         #expect(total.recordKey == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z")
         #expect(total.eventID == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z@t:0#42")
         #expect(try UsageTotalCodec.decode(UsageTotalCodec.encode(total, source: "/ferris-usage/g")).get() == total)
