@@ -24,7 +24,7 @@ fi
 # 1. Debian packages.
 packages=(build-essential pkg-config ca-certificates python3 python3-pip
   libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
-  libpq-dev postgresql)
+  libpq-dev postgresql python3-yaml python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds, starts a Kafka-protocol broker (Tansu) and a throwaway
+# Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a Kafka-protocol broker (Tansu) and a throwaway
 # PostgreSQL on free loopback ports, runs `swift test` against them, and stops both at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+python3 scripts/check-contract.py
 swift build --build-tests
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")

@@ -1,0 +1,164 @@
+#!/usr/bin/env python3
+"""Checks the machine-readable contract in docs/: the JSON Schemas are valid (draft 2020-12), the standard's
+worked examples validate against them (and deliberately broken ones do not), and the AsyncAPI 3.0 document is
+well-formed: required fields present, every $ref resolves, every operation names a channel and messages of
+that channel, and every referenced schema file exists and is a valid schema. Exit 1 on any problem."""
+import copy
+import json
+import pathlib
+import sys
+
+import jsonschema
+import yaml
+
+DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs"
+problems = []
+
+
+def problem(text):
+    problems.append(text)
+
+
+schemas = {}
+for path in sorted((DOCS / "schemas").glob("*.schema.json")):
+    schema = json.loads(path.read_text())
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as error:
+        problem(f"{path.name}: not a valid draft 2020-12 schema: {error.message}")
+    schemas[path.name] = schema
+
+
+def validator(name):
+    schema = schemas[name]
+    try:  # jsonschema >= 4.18
+        from referencing import Registry, Resource
+        registry = Registry().with_resources(
+            (s["$id"], Resource.from_contents(s)) for s in schemas.values())
+        return jsonschema.Draft202012Validator(schema, registry=registry,
+                                               format_checker=jsonschema.FormatChecker())
+    except ImportError:  # Debian 12's jsonschema 4.10
+        store = {s["$id"]: s for s in schemas.values()}
+        resolver = jsonschema.RefResolver(schema["$id"], schema, store=store)
+        return jsonschema.Draft202012Validator(schema, resolver=resolver,
+                                               format_checker=jsonschema.FormatChecker())
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+event_validator = validator("usage-event.v1.schema.json")
+total_validator = validator("usage-total.v1.schema.json")
+examples = sorted((DOCS / "examples").glob("*.events.jsonl"))
+if len(examples) < 3:
+    problem("docs/examples: expected one events file per seed scenario")
+for path in examples:
+    for number, event in enumerate(lines(path), 1):
+        for error in event_validator.iter_errors(event):
+            problem(f"{path.name} line {number}: {error.message}")
+    totals = path.with_name(path.name.replace(".events.", ".totals."))
+    if not totals.exists():
+        problem(f"{totals.name}: missing")
+        continue
+    for number, total in enumerate(lines(totals), 1):
+        for error in total_validator.iter_errors(total):
+            problem(f"{totals.name} line {number}: {error.message}")
+
+# The schemas must refuse what the standard refuses (so they are not vacuous).
+valid = lines(examples[0])[0]
+broken = {
+    "no tenant": lambda e: e.pop("tenant"),
+    "unknown metric": lambda e: e["data"].update(metric="gpu_seconds"),
+    "unit of another metric": lambda e: e["data"].update(unit="Requests"),
+    "negative quantity without corrects": lambda e: e["data"].update(quantity=-1),
+    "time without seconds": lambda e: e.update(time="2026-11-25T13:00Z"),
+    "upper-case extension": lambda e: e.update(Region="x"),
+    "data and data_base64": lambda e: e.update(data_base64="e30="),
+    "other type": lambda e: e.update(type="com.example.other"),
+}
+for name, mutate in broken.items():
+    event = copy.deepcopy(valid)
+    mutate(event)
+    if event_validator.is_valid(event):
+        problem(f"usage-event schema accepts an event with {name}")
+correction = copy.deepcopy(valid)
+correction["corrects"] = "/ferris/gcp/solo-gcp/kafka#solo-0"
+correction["data"]["quantity"] = -1
+if not event_validator.is_valid(correction):
+    problem("usage-event schema refuses a correction with a negative quantity")
+
+# AsyncAPI 3.0.
+api = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
+
+
+def resolve(reference, base=DOCS):
+    file_part, _, pointer = reference.partition("#")
+    if file_part:
+        target = base / file_part
+        if not target.exists():
+            problem(f"asyncapi.yaml: $ref {reference}: no file {target.relative_to(DOCS.parent)}")
+            return None
+        if file_part.endswith(".json") and file_part.split("/")[-1] not in schemas:
+            problem(f"asyncapi.yaml: $ref {reference}: not one of the checked schemas")
+        return json.loads(target.read_text()) if target.suffix == ".json" else yaml.safe_load(target.read_text())
+    node = api
+    for part in pointer.strip("/").split("/"):
+        part = part.replace("~1", "/").replace("~0", "~")
+        if not isinstance(node, dict) or part not in node:
+            problem(f"asyncapi.yaml: $ref {reference} does not resolve")
+            return None
+        node = node[part]
+    return node
+
+
+def walk(node):
+    if isinstance(node, dict):
+        if "$ref" in node:
+            resolve(node["$ref"])
+        for value in node.values():
+            walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            walk(value)
+
+
+if api.get("asyncapi") != "3.0.0":
+    problem("asyncapi.yaml: asyncapi must be 3.0.0")
+for field in ("title", "version"):
+    if not api.get("info", {}).get(field):
+        problem(f"asyncapi.yaml: info.{field} is required")
+walk(api)
+channels = api.get("channels", {})
+for name, channel in channels.items():
+    if "address" not in channel:
+        problem(f"asyncapi.yaml: channel {name} has no address")
+    if not channel.get("messages"):
+        problem(f"asyncapi.yaml: channel {name} has no messages")
+for name, operation in api.get("operations", {}).items():
+    if operation.get("action") not in ("send", "receive"):
+        problem(f"asyncapi.yaml: operation {name}: action must be send or receive")
+    channel_ref = operation.get("channel", {}).get("$ref", "")
+    if not channel_ref.startswith("#/channels/"):
+        problem(f"asyncapi.yaml: operation {name}: channel must reference #/channels/...")
+        continue
+    for message in operation.get("messages", []):
+        if not message.get("$ref", "").startswith(channel_ref + "/messages/"):
+            problem(f"asyncapi.yaml: operation {name}: message {message} is not a message of its channel")
+for name, message in api.get("components", {}).get("messages", {}).items():
+    for part in ("payload", "headers"):
+        multi = message.get(part)
+        if isinstance(multi, dict) and "schemaFormat" in multi:
+            if not multi["schemaFormat"].startswith("application/schema+json"):
+                problem(f"asyncapi.yaml: message {name}.{part}: unexpected schemaFormat")
+        elif isinstance(multi, dict) and part == "headers":
+            try:
+                jsonschema.Draft202012Validator.check_schema(multi)
+            except jsonschema.SchemaError as error:
+                problem(f"asyncapi.yaml: message {name}.headers: {error.message}")
+
+for line in problems:
+    print(f"contract: {line}", file=sys.stderr)
+print(f"contract: {len(schemas)} schemas, {len(examples)} example scenarios, "
+      f"{len(api.get('channels', {}))} AsyncAPI channels checked; {len(problems)} problems")
+sys.exit(1 if problems else 0)
