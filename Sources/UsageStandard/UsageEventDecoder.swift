@@ -4,14 +4,6 @@ public protocol CloudEventHeaderSource {
     func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void)
 }
 
-/// A record with no headers (for structured-mode events read from files).
-public struct NoHeaders: CloudEventHeaderSource {
-    /// Creates an empty header list.
-    public init() {}
-    /// Calls nothing.
-    public func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {}
-}
-
 /// Decodes and validates usage events carried by Kafka records, per CloudEvents 1.0.2, its Kafka protocol
 /// binding and the Usage Tracking Standard v1:
 /// - **binary mode**: attributes in `ce_` headers, data (JSON) as the value, `content-type` = `datacontenttype`;

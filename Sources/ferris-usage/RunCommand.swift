@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import UsageService
+import UsageStandard
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -21,12 +22,23 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds between emitting totals and committing offsets.")
     var commitIntervalMs: Int64 = 1000
 
+    @Option(help: "Topic for rejected and late records (env FERRIS_DEAD_LETTER_TOPIC).")
+    var deadLetterTopic: String?
+
+    @Option(help: "Refuse events older than this many days before their record (keep topic retention longer).")
+    var maxEventAgeDays: Int64 = 34
+
+    @Option(help: "Refuse events more than this many minutes after their record's timestamp.")
+    var maxFutureSkewMinutes: Int64 = 15
+
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage")
-        let pipeline = try UsagePipeline(configuration: makeConfiguration(connection: connection, topicPattern: topicPattern,
-                                                                          group: group, graceSeconds: graceSeconds,
-                                                                          commitIntervalMs: commitIntervalMs),
-                                         logger: logger)
+        var configuration = try makeConfiguration(connection: connection, topicPattern: topicPattern, group: group,
+                                                  graceSeconds: graceSeconds, commitIntervalMs: commitIntervalMs)
+        configuration.deadLetterTopic = deadLetterTopic ?? environment("FERRIS_DEAD_LETTER_TOPIC") ?? configuration.deadLetterTopic
+        configuration.policy = UsageEventDecoder.Policy(maxEventAgeMilliseconds: maxEventAgeDays * 86_400_000,
+                                                        maxFutureSkewMilliseconds: maxFutureSkewMinutes * 60_000)
+        let pipeline = UsagePipeline(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [pipeline], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()

@@ -41,7 +41,7 @@ struct ValidateCommand: ParsableCommand {
         let decoder = UsageEventDecoder(policy: .init(maxEventAgeMilliseconds: maxAgeDays * 86_400_000,
                                                       maxFutureSkewMilliseconds: maxSkewMinutes * 60_000))
         let now = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
-        let findings = Validation.findings(in: Array(input), decoder: decoder, now: now)
+        let findings = decoder.findings(inJSONLines: Array(input), referenceTime: now)
         switch format {
         case .text:
             for finding in findings {
@@ -61,37 +61,5 @@ struct ValidateCommand: ParsableCommand {
             print("[" + items.joined(separator: ",\n ") + "]")
         }
         if !findings.isEmpty { throw ExitCode(1) }
-    }
-}
-
-/// Finds the problems of each line of a JSON-lines file of structured-mode usage events.
-enum Validation {
-    struct Finding {
-        var line: Int
-        var error: UsageDecodeError
-    }
-
-    static func findings(in bytes: [UInt8], decoder: UsageEventDecoder, now: Timestamp) -> [Finding] {
-        var result: [Finding] = []
-        let headers = StructuredHeaders()
-        for (index, line) in bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
-            var text = line
-            if text.last == UInt8(ascii: "\r") { text = text.dropLast() }
-            guard text.contains(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) else { continue }
-            let errors = Array(text).withUnsafeBytes { value in
-                decoder.findings(headers: headers, value: value, referenceTime: now)
-            }
-            result += errors.map { Finding(line: index + 1, error: $0) }
-        }
-        return result
-    }
-
-    /// A structured-mode record: only the content-type header.
-    struct StructuredHeaders: CloudEventHeaderSource {
-        func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {
-            Array("content-type".utf8).withUnsafeBytes { name in
-                Array(UsageStandard.structuredContentType.utf8).withUnsafeBytes { body(name, $0) }
-            }
-        }
     }
 }

@@ -20,7 +20,7 @@ struct DocumentedExamplesTests {
         var offsets: [String: Int64] = [:]
         for line in events.split(separator: "\n") {
             let result = Array(line.utf8).withUnsafeBytes {
-                decoder.decode(headers: StructuredMode(), value: $0)
+                decoder.decode(headers: StructuredModeHeaders(), value: $0)
             }
             let event = try result.get()
             // One topic per instance, one partition: offsets count the instance's events in file order.
@@ -75,13 +75,5 @@ struct SchemaAgreementTests {
         let reason = try #require(properties["ferris-dlq-reason"] as? [String: Any])
         let codes = try #require(reason["enum"] as? [String])
         #expect(codes == UsageDecodeError.Reason.allCases.map(\.rawValue))
-    }
-}
-
-struct StructuredMode: CloudEventHeaderSource {
-    func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {
-        Array("content-type".utf8).withUnsafeBytes { name in
-            Array(UsageStandard.structuredContentType.utf8).withUnsafeBytes { body(name, $0) }
-        }
     }
 }

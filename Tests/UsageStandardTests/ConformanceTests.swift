@@ -279,3 +279,24 @@ struct ConformanceTests {
         #expect(binary.time.milliseconds == 1_795_611_600_000)
     }
 }
+
+@Suite("Validating JSON lines (the validate command)")
+struct JSONLinesValidationTests {
+    @Test("reports every problem with its line; blank lines and valid lines report nothing")
+    func findings() {
+        let valid = String(decoding: EventSpec().record(.structured).value ?? [], as: UTF8.self)
+        let text = [
+            valid,
+            "",
+            #"{"specversion":"1.0","id":"","source":"/s","type":"net.ferrislabs.usage.v1","time":"2026-11-25T13:00Z","tenant":"t","instance":"i","component":"c","data":{"metric":"cpu","quantity":-1,"unit":"x"}}"#,
+            "not json",
+            "   ",
+            valid + "\r",
+        ].joined(separator: "\n")
+        let findings = UsageEventDecoder().findings(inJSONLines: Array(text.utf8), referenceTime: EventSpec().referenceTime)
+        #expect(findings.map(\.line) == [3, 3, 3, 3, 4])
+        #expect(findings.map(\.error.reason) == [.missingAttribute, .invalidTime, .unknownMetric, .negativeQuantity, .malformedJSON])
+        #expect(findings.first?.error.attribute == "id")
+        #expect(UsageEventDecoder().findings(inJSONLines: Array((valid + "\n").utf8), referenceTime: EventSpec().referenceTime).isEmpty)
+    }
+}
