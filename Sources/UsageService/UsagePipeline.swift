@@ -100,6 +100,9 @@ final class PipelineLoop {
     private var rebalanceError: Error?
     private var rejectionsLogged = 0
     private var deadLetterFailure: KafkaError?
+    /// Set once a flush failed: totals it had taken may be lost from memory, so no later checkpoint may be
+    /// written by this loop (the restart rebuilds from the last good one).
+    private var flushFailure: Error?
     private let totalsHeaders = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
 
     struct PartitionIdentity: Hashable {
@@ -226,6 +229,16 @@ final class PipelineLoop {
     /// Emits changed totals to the totals topic (acknowledged), then writes them with the partitions'
     /// checkpoints to PostgreSQL in one transaction, then commits the consumer offsets.
     private func flush(_ consumer: KafkaConsumer) throws {
+        if let flushFailure { throw flushFailure }
+        do {
+            try emitAndCheckpoint(consumer)
+        } catch {
+            flushFailure = error
+            throw error
+        }
+    }
+
+    private func emitAndCheckpoint(_ consumer: KafkaConsumer) throws {
         rejectionsLogged = 0
         if let failure = deadLetterFailure { throw failure }
         var totals: [UsageTotal] = []

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import PostgreSQL
 import Testing
 import UsageService
 import UsageSimulation
@@ -190,5 +191,40 @@ extension PipelineTests {
             guard clock.now < deadline else { throw TestSetupError("timed out waiting until \(what)") }
             try await Task.sleep(for: .milliseconds(100))
         }
+    }
+}
+
+extension PipelineTests {
+    @Test("a failed write to PostgreSQL stops the run without checkpointing past it; the next run is exact")
+    func failedSinkWrite() async throws {
+        let world = World()
+        let simulator = UsageSimulator(seed: 3, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4)
+        let records = simulator.records(for: [Scenario.singleUserGCP]).map { record in
+            var moved = record
+            moved.topic = world.topic(record.event.instance)
+            return moved
+        }
+        try await world.createTopics([world.topic("solo-gcp")], partitions: 1)
+        try await world.produce(records.map { $0.outgoing() })
+        // Make every insert into the totals table fail, as a broken database would.
+        let url = try TestServices.databaseURL
+        let table = world.table
+        try await TestServices.blocking {
+            _ = try PostgresTotalsSink(url: url, table: table, logger: TestServices.logger)
+            let db = try PostgresConnection(url: url, logger: TestServices.logger)
+            try db.query("CREATE FUNCTION \(table)_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql")
+            try db.query("CREATE TRIGGER \(table)_fail BEFORE INSERT ON \(table) FOR EACH ROW EXECUTE FUNCTION \(table)_fail()")
+        }
+        let failing = UsagePipeline(configuration: try world.configuration(), mode: .untilCaughtUp(partitions: 1),
+                                    logger: TestServices.logger)
+        await #expect(throws: (any Error).self) { try await failing.run() }
+        _ = try await TestServices.blocking {
+            try PostgresConnection(url: url, logger: TestServices.logger).query("DROP TRIGGER \(table)_fail ON \(table)")
+        }
+        _ = try await world.account(partitions: 1)
+        let expected = ExpectedTotals(records: records)
+        let (kafka, postgres) = try await world.totals()
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
     }
 }
