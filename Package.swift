@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
@@ -25,22 +26,25 @@ let package = Package(
         .target(name: "UsageStandard"),
         // The stage library: windows and aggregation. No I/O.
         .target(name: "UsageStages", dependencies: ["UsageStandard"]),
+        // Topology files: a deployment's flow described in YAML, checked, explained, and built into stages.
+        .target(name: "UsageTopology", dependencies: ["UsageStages", "UsageStandard",
+                                                      .product(name: "Yams", package: "Yams")]),
         // The service: the consume -> aggregate -> sink -> commit loop and its sinks.
         .target(name: "UsageService", dependencies: [
-            "Kafka", "PostgreSQL", "UsageStandard", "UsageStages",
+            "Kafka", "PostgreSQL", "UsageStandard", "UsageStages", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         // Realistic events for the seed scenarios, and the totals they must produce.
         .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
-            "UsageService", "UsageSimulation", "Kafka", "PostgreSQL", "UsageStandard",
+            "UsageService", "UsageSimulation", "UsageTopology", "Kafka", "PostgreSQL", "UsageStandard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/ferris-usage"),
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
-        .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation"]),
+        .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Kafka", "PostgreSQL", "UsageService", "UsageSimulation", "UsageStandard",
             .product(name: "Logging", package: "swift-log"),

@@ -9,8 +9,10 @@ public final class PipelineCounters: Sendable {
         public var recordsRead = 0
         /// Events added to a window.
         public var eventsCounted = 0
-        /// Valid events dropped because they are tagged out of scope.
+        /// Valid events dropped because a scope rule excludes them.
         public var outOfScope = 0
+        /// Repeats of events already counted (same tenant, source and id), dropped.
+        public var duplicates = 0
         /// Records that are not valid usage events, by reason code.
         public var rejected: [String: Int] = [:]
         /// Events whose window had already closed.
@@ -27,6 +29,7 @@ public final class PipelineCounters: Sendable {
             recordsRead += other.recordsRead
             eventsCounted += other.eventsCounted
             outOfScope += other.outOfScope
+            duplicates += other.duplicates
             rejected.merge(other.rejected, uniquingKeysWith: +)
             late += other.late
             totalsWritten += other.totalsWritten

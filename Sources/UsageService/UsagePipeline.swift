@@ -1,9 +1,11 @@
+import Foundation
 import Kafka
 import Logging
 import ServiceLifecycle
 import Synchronization
 import UsageStages
 import UsageStandard
+import UsageTopology
 
 extension KafkaRecord: CloudEventHeaderSource {}
 
@@ -64,10 +66,13 @@ public final class UsagePipeline: Service, Sendable {
     fileprivate var log: Logger { logger }
 }
 
-/// One input partition's state on the pipeline thread.
+/// One input partition's state on the pipeline thread: its flow of stages and their shared context.
 final class PartitionState {
     let topicPartition: KafkaTopicPartition
-    var aggregator: PartitionAggregator
+    var flow: AccountingFlow<KafkaRecord>
+    var context = FlowContext()
+    /// When the last record of this partition arrived (wall clock), for idle advancing.
+    var lastRecordAt = ContinuousClock.now
     /// The next offset to commit ("last processed + 1"); nil until a record was read or a commit found.
     var nextOffset: Int64?
     /// Records below this offset were accounted before the last restart and are only replayed.
@@ -75,10 +80,9 @@ final class PartitionState {
     /// The offset of the last checkpoint written.
     var checkpointedOffset: Int64?
 
-    init(_ tp: KafkaTopicPartition, configuration: UsagePipelineConfiguration) {
+    init(_ tp: KafkaTopicPartition, topology: Topology) {
         topicPartition = tp
-        aggregator = PartitionAggregator(partition: "\(tp.topic):\(tp.partition)", windows: configuration.windows,
-                                         graceMilliseconds: configuration.graceMilliseconds)
+        flow = topology.makeFlow(partition: "\(tp.topic):\(tp.partition)")
     }
 }
 
@@ -87,8 +91,6 @@ final class PipelineLoop {
     private let pipeline: UsagePipeline
     private let configuration: UsagePipelineConfiguration
     private let logger: Logger
-    private let decoder: UsageEventDecoder
-    private let filter = ScopeFilter()
     private let producer: KafkaProducer
     private let sink: PostgresTotalsSink
     private var consumer: KafkaConsumer?
@@ -113,10 +115,10 @@ final class PipelineLoop {
     init(pipeline: UsagePipeline) throws {
         self.pipeline = pipeline
         configuration = pipeline.configuration
-        decoder = UsageEventDecoder(policy: configuration.policy)
         logger = pipeline.log
         logger.info("starting", metadata: ["librdkafka": "\(librdkafkaVersion)", "group": "\(configuration.groupID)",
-                                           "pattern": "\(configuration.topicPattern)"])
+                                           "topology": "\(configuration.topology.name)",
+                                           "pattern": "\(configuration.topology.source.topics)"])
         let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
         try admin.createTopics([
             KafkaNewTopic(name: configuration.totalsTopic, partitions: 3, configs: ["cleanup.policy": "compact"]),
@@ -124,7 +126,7 @@ final class PipelineLoop {
                           configs: ["cleanup.policy": "delete", "retention.ms": "\(35 * 86_400_000)"]),
         ])
         producer = try KafkaProducer(configuration: configuration.kafka, logger: logger)
-        sink = try PostgresTotalsSink(url: configuration.databaseURL, table: configuration.totalsTable, logger: logger)
+        sink = try PostgresTotalsSink(url: configuration.databaseURL, table: configuration.topology.sinks.table, logger: logger)
     }
 
     func run() throws {
@@ -132,7 +134,7 @@ final class PipelineLoop {
             self.rebalance(event, consumer)
         }
         self.consumer = consumer
-        try consumer.subscribe([configuration.topicPattern])
+        try consumer.subscribe([configuration.topology.source.topics])
         let clock = ContinuousClock()
         var lastFlush = clock.now
         let interval = Duration.milliseconds(configuration.commitIntervalMilliseconds)
@@ -145,6 +147,7 @@ final class PipelineLoop {
             let read = try consumer.poll(timeoutMilliseconds: 100) { record in process(record) }
             if let error = rebalanceError { throw error }
             if read > 0 { publishCounters() }
+            advanceIdlePartitions(consumer)
             if clock.now - lastFlush >= interval {
                 try flush(consumer)
                 lastFlush = clock.now
@@ -171,31 +174,44 @@ final class PipelineLoop {
         }
         let offset = record.offset
         state.nextOffset = offset + 1
+        state.lastRecordAt = .now
         let replaying = offset < state.replayUntil
-        if !replaying { delta.recordsRead += 1 }
-        let decoded = decoder.decode(headers: record, key: record.key, value: record.value,
-                                     referenceTime: record.timestampMilliseconds.map(Timestamp.init(milliseconds:)))
-        switch decoded {
-        case .failure(let error):
-            if !replaying { reject(record, error, state) }
-        case .success(let event):
-            guard filter.admits(event) else {
-                if !replaying { delta.outOfScope += 1 }
-                return
-            }
-            let outcome = state.aggregator.apply(event, offset: offset, replaying: replaying)
-            guard !replaying else { return }
-            switch outcome {
-            case .counted:
-                delta.eventsCounted += 1
-            case .late:
-                delta.late += 1
-                reject(record, UsageDecodeError(.late, "time", "\(event.time) is in an hour that closed (its end plus \(configuration.graceMilliseconds / 60_000) minutes of grace passed) before the event arrived"), state)
-            case .unitMismatch(let expected):
-                reject(record, UsageDecodeError(.unitMismatch, "data.unit", "is '\(event.unit)' but earlier events of \(event.key) in this window use '\(expected)'"), state)
-            case .overflow:
-                reject(record, UsageDecodeError(.totalOverflow, "data.quantity", "would overflow the window total of \(event.key)"), state)
-            }
+        state.context.replaying = replaying
+        let incoming = IncomingRecord(headers: record, key: record.key, value: record.value,
+                                      timestamp: record.timestampMilliseconds.map(Timestamp.init(milliseconds:)), offset: offset)
+        let outcome = state.flow.process(incoming, context: &state.context)
+        guard !replaying else { return }
+        delta.recordsRead += 1
+        switch outcome {
+        case .next:
+            delta.eventsCounted += 1
+        case .dropped(.outOfScope):
+            delta.outOfScope += 1
+        case .dropped(.duplicate):
+            delta.duplicates += 1
+        case .rejected(let error):
+            if error.reason == .late { delta.late += 1 }
+            reject(record, error, state)
+        }
+    }
+
+    /// Advances the watermark of partitions that are caught up and have had no record for the topology's idle
+    /// timeout to "now minus the idle timeout", so that a quiet tenant's windows close. The new watermark is part
+    /// of the next checkpoint, so a restart makes the same decision.
+    private func advanceIdlePartitions(_ consumer: KafkaConsumer) {
+        guard let idle = configuration.topology.window.idleMilliseconds else { return }
+        let now = ContinuousClock.now
+        let wallClock = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        for state in partitions.values where now - state.lastRecordAt >= .milliseconds(idle) {
+            guard state.flow.second.openWindowCount > 0, let next = state.nextOffset, next >= state.replayUntil,
+                  let high = consumer.cachedWatermarks(state.topicPartition)?.high, next >= high else { continue }
+            let target = Timestamp(milliseconds: wallClock - idle)
+            guard target.milliseconds > (state.context.watermark?.milliseconds ?? .min) else { continue }
+            state.context.replaying = false
+            state.context.watermark = target
+            state.flow.watermarkAdvanced(context: state.context)
+            logger.info("idle partition: watermark advanced by wall clock",
+                        metadata: ["partition": "\(state.topicPartition)", "watermark": "\(target)"])
         }
     }
 
@@ -242,13 +258,13 @@ final class PipelineLoop {
         rejectionsLogged = 0
         if let failure = deadLetterFailure { throw failure }
         var totals: [UsageTotal] = []
-        for state in partitions.values { totals.append(contentsOf: state.aggregator.takeEmissions()) }
+        for state in partitions.values { totals.append(contentsOf: state.flow.second.takeEmissions()) }
         var checkpoints: [Checkpoint] = []
         for state in partitions.values {
             guard let next = state.nextOffset, next != state.checkpointedOffset else { continue }
             checkpoints.append(Checkpoint(state.topicPartition, nextOffset: next,
-                                          rebuildFrom: min(state.aggregator.rebuildFrom ?? next, next),
-                                          watermark: state.aggregator.watermark))
+                                          rebuildFrom: min(state.flow.second.rebuildFrom ?? next, next),
+                                          watermark: state.context.watermark))
         }
         guard !totals.isEmpty || !checkpoints.isEmpty else { return }
         // Awaiting deliveries covers the dead-letter records sent since the last flush too.
@@ -308,13 +324,13 @@ final class PipelineLoop {
                 starts[tp] = checkpoint.nextOffset
                 continue
             }
-            let state = PartitionState(tp, configuration: configuration)
+            let state = PartitionState(tp, topology: configuration.topology)
             partitions[tp] = state
             if let checkpoint = checkpoints[tp] {
                 state.nextOffset = checkpoint.nextOffset
                 state.checkpointedOffset = checkpoint.nextOffset
                 state.replayUntil = checkpoint.nextOffset
-                state.aggregator.restore(watermark: checkpoint.watermark)
+                state.context.watermark = checkpoint.watermark
                 starts[tp] = checkpoint.rebuildFrom
                 logger.info("resuming from checkpoint", metadata: [
                     "partition": "\(tp)", "rebuild_from": "\(checkpoint.rebuildFrom)", "next_offset": "\(checkpoint.nextOffset)"])

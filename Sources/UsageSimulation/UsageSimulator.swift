@@ -1,4 +1,5 @@
 import Kafka
+import UsageStages
 import UsageStandard
 
 /// A simulated record: where it goes and what it carries.
@@ -151,12 +152,16 @@ public struct ExpectedTotals: Sendable, Equatable {
         }
     }
 
-    /// Computes the expected hourly totals of the in-scope events in `records`.
-    public init(records: [SimulatedRecord]) {
-        for record in records where record.event.scope == .billable {
+    /// Computes the expected hourly sums of the events in `records` that no scope rule excludes (`scope: out`
+    /// always excludes), keyed by `key`.
+    public init(records: [SimulatedRecord], scope: [ScopeRule] = [], key fields: KeyFields = .standard) {
+        for record in records {
             let event = record.event
+            guard event.scope == .billable, !scope.contains(where: { $0.excludes(event) }) else { continue }
             let hour = Timestamp(milliseconds: event.time.milliseconds / 3_600_000 * 3_600_000)
-            let key = ExpectedKey(key: event.key, windowStart: hour)
+            let usageKey = UsageKey(tenant: event.tenant, instance: fields.instance ? event.instance : "*",
+                                    component: fields.component ? event.component : "*", metric: event.metric)
+            let key = ExpectedKey(key: usageKey, windowStart: hour)
             var entry = entries[key] ?? Entry(quantity: .zero, unit: event.unit, eventCount: 0, provider: event.provider)
             entry.quantity = Quantity(micros: entry.quantity.micros + event.quantity.micros)
             entry.eventCount += 1

@@ -30,13 +30,3 @@ public struct TumblingWindows: Sendable, Equatable {
         Timestamp(milliseconds: start.milliseconds + sizeMilliseconds)
     }
 }
-
-/// Decides which events count: events tagged out of scope (`scope: out`) are dropped.
-public struct ScopeFilter: Sendable {
-    /// Creates the filter.
-    public init() {}
-
-    /// Whether `event` is accounted.
-    @inline(__always)
-    public func admits(_ event: UsageEvent) -> Bool { event.scope == .billable }
-}

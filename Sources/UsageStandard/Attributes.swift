@@ -153,7 +153,7 @@ struct Attributes {
               let metric, let unit, let quantity else { return nil }
         return UsageEvent(id: id, source: source, type: UsageStandard.eventType, time: time, tenant: tenant,
                           instance: instance, component: component, metric: metric, quantity: quantity, unit: unit,
-                          scope: scope, corrects: corrects, provider: provider)
+                          scope: scope, corrects: corrects, provider: provider, subject: subject)
     }
 
     /// RFC 3986 URI-reference, checked for what matters here: no spaces, controls or bad percent-escapes.

@@ -47,12 +47,14 @@ public struct UsageEvent: Sendable, Equatable {
     public var corrects: String?
     /// The `provider` extension: where the instance runs (`gcp`, `azure`, `aws`, `onprem`, ...), if given.
     public var provider: String?
+    /// CloudEvents `subject`, if given (e.g. the user, for distinct counts).
+    public var subject: String?
 
     /// Creates an event.
     public init(id: String, source: String, type: String = UsageStandard.eventType, time: Timestamp,
                 tenant: String, instance: String, component: String, metric: String,
                 quantity: Quantity, unit: String, scope: UsageScope = .billable, corrects: String? = nil,
-                provider: String? = nil) {
+                provider: String? = nil, subject: String? = nil) {
         self.id = id
         self.source = source
         self.type = type
@@ -66,6 +68,7 @@ public struct UsageEvent: Sendable, Equatable {
         self.scope = scope
         self.corrects = corrects
         self.provider = provider
+        self.subject = subject
     }
 
     /// The aggregation key of this event.

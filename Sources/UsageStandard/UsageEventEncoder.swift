@@ -31,6 +31,7 @@ public enum UsageEventEncoder {
         if event.scope != .billable { attributes.append(("scope", event.scope.rawValue)) }
         if let corrects = event.corrects { attributes.append(("corrects", corrects)) }
         if let provider = event.provider { attributes.append(("provider", provider)) }
+        if let subject = event.subject { attributes.append(("subject", subject)) }
         switch mode {
         case .binary:
             var headers = [(name: "content-type", value: "application/json")]

@@ -17,6 +17,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var simulation: SimulationOptions
+    @OptionGroup var flow: FlowOptions
 
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage.demo")
@@ -47,16 +48,18 @@ struct DemoCommand: AsyncParsableCommand {
         let kafka = try connection.kafkaConfiguration(brokers: brokers)
         let scenarios = try simulation.selectedScenarios()
         say("simulating \(simulation.hours) h of usage for: \(scenarios.map(\.summary).joined(separator: "; "))")
+        let topology = try flow.resolvedTopology(connection: connection)
         let records = try await simulate(simulation, kafka: kafka, logger: logger) { say("  produced \($0) events") }
-        let expected = ExpectedTotals(records: records)
+        let expected = ExpectedTotals(records: records, scope: topology.scope, key: topology.key)
         let partitions = scenarios.flatMap(\.instances).count * Int(simulation.partitions)
 
-        let totalsTopic = connection.resolvedTotalsTopic
-        let configuration = UsagePipelineConfiguration(brokers: brokers, databaseURL: databaseURL,
+        let totalsTopic = topology.sinks.totalsTopic
+        let table = topology.sinks.table
+        let configuration = UsagePipelineConfiguration(brokers: brokers, databaseURL: databaseURL, topology: topology,
                                                        groupID: "ferris-usage-demo-\(simulation.seed)-\(getpid())",
-                                                       totalsTopic: totalsTopic, kafka: try connection.extraKafkaProperties())
+                                                       kafka: try connection.extraKafkaProperties())
         let pipeline = UsagePipeline(configuration: configuration, mode: .untilCaughtUp(partitions: partitions), logger: logger)
-        say("accounting \(records.count) events from \(partitions) partitions")
+        say("accounting \(records.count) events from \(partitions) partitions with topology '\(topology.name)'")
         let clock = ContinuousClock()
         let began = clock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -77,11 +80,11 @@ struct DemoCommand: AsyncParsableCommand {
 
         let (fromKafka, fromPostgres) = try await DedicatedThread.run(name: "read-totals") {
             (try TotalsReader.fromKafka(kafka, topic: totalsTopic, logger: logger),
-             try TotalsReader.fromPostgres(url: databaseURL, logger: logger))
+             try TotalsReader.fromPostgres(url: databaseURL, table: table, logger: logger))
         }
         printTable(fromPostgres)
         var mismatches = 0
-        for (name, totals) in [("Kafka topic \(totalsTopic)", fromKafka), ("PostgreSQL usage_totals", fromPostgres)] {
+        for (name, totals) in [("Kafka topic \(totalsTopic)", fromKafka), ("PostgreSQL \(table)", fromPostgres)] {
             let problems = expected.differences(from: totals)
             mismatches += problems.count
             if problems.isEmpty {

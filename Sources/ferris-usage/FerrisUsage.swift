@@ -8,7 +8,8 @@ struct FerrisUsage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferris-usage",
         abstract: "Exact, billable hourly usage totals from ferrisDX CloudEvents on Kafka.",
-        subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ValidateCommand.self, ServicesCommand.self])
+        subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ValidateCommand.self, TopologyCommand.self,
+                      ServicesCommand.self])
 }
 
 /// Where the broker and database are; flags win over environment variables.
@@ -51,7 +52,6 @@ struct ConnectionOptions: ParsableArguments {
 
     var resolvedBrokers: String? { brokers ?? environment("FERRIS_BROKERS") }
     var resolvedDatabaseURL: String? { databaseURL ?? environment("FERRIS_DATABASE_URL") }
-    var resolvedTotalsTopic: String { totalsTopic ?? environment("FERRIS_TOTALS_TOPIC") ?? "ferris.usage.totals" }
 
     func makeLogger(_ label: String) -> Logger {
         let level = (logLevel ?? environment("FERRIS_LOG_LEVEL")).flatMap(Logger.Level.init(rawValue:)) ?? .info

@@ -3,61 +3,82 @@ import Logging
 import ServiceLifecycle
 import UsageService
 import UsageStandard
+import UsageTopology
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Run the accounting service until SIGTERM or SIGINT.")
 
     @OptionGroup var connection: ConnectionOptions
-
-    @Option(help: "Regular expression for the instance event topics (env FERRIS_TOPIC_PATTERN).")
-    var topicPattern: String?
-
-    @Option(help: "Consumer group id; replicas with the same id share the work (env FERRIS_GROUP_ID).")
-    var group: String?
-
-    @Option(help: "Seconds after a window's end during which its events are still accepted.")
-    var graceSeconds: Int64 = 3600
+    @OptionGroup var flow: FlowOptions
 
     @Option(help: "Milliseconds between emitting totals and committing offsets.")
     var commitIntervalMs: Int64 = 1000
 
-    @Option(help: "Topic for rejected and late records (env FERRIS_DEAD_LETTER_TOPIC).")
-    var deadLetterTopic: String?
-
-    @Option(help: "Refuse events older than this many days before their record (keep topic retention longer).")
-    var maxEventAgeDays: Int64 = 34
-
-    @Option(help: "Refuse events more than this many minutes after their record's timestamp.")
-    var maxFutureSkewMinutes: Int64 = 15
-
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage")
-        var configuration = try makeConfiguration(connection: connection, topicPattern: topicPattern, group: group,
-                                                  graceSeconds: graceSeconds, commitIntervalMs: commitIntervalMs)
-        configuration.deadLetterTopic = deadLetterTopic ?? environment("FERRIS_DEAD_LETTER_TOPIC") ?? configuration.deadLetterTopic
-        configuration.policy = UsageEventDecoder.Policy(maxEventAgeMilliseconds: maxEventAgeDays * 86_400_000,
-                                                        maxFutureSkewMilliseconds: maxFutureSkewMinutes * 60_000)
-        let pipeline = UsagePipeline(configuration: configuration, logger: logger)
+        let pipeline = UsagePipeline(configuration: try flow.pipelineConfiguration(connection: connection,
+                                                                                   commitIntervalMs: commitIntervalMs),
+                                     logger: logger)
         let group = ServiceGroup(configuration: .init(services: [pipeline], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
     }
 }
 
-func makeConfiguration(connection: ConnectionOptions, topicPattern: String?, group: String?,
-                       graceSeconds: Int64, commitIntervalMs: Int64) throws -> UsagePipelineConfiguration {
-    guard let brokers = connection.resolvedBrokers else {
-        throw CLIError("no Kafka brokers: pass --brokers host:port or set FERRIS_BROKERS")
+/// The topology and the flags that override it.
+struct FlowOptions: ParsableArguments {
+    @Option(help: "Topology file (topologies/*.yaml) describing the flow (env FERRIS_TOPOLOGY). Default: the built-in default topology.")
+    var topology: String?
+
+    @Option(help: "Regular expression for the instance event topics (env FERRIS_TOPIC_PATTERN; overrides the topology).")
+    var topicPattern: String?
+
+    @Option(help: "Consumer group id; replicas with the same id share the work (env FERRIS_GROUP_ID; overrides the topology).")
+    var group: String?
+
+    @Option(help: "Topic for rejected and late records (env FERRIS_DEAD_LETTER_TOPIC; overrides the topology).")
+    var deadLetterTopic: String?
+
+    @Option(help: "Seconds after a window's end during which its events are still accepted (overrides the topology).")
+    var graceSeconds: Int64?
+
+    @Option(help: "Refuse events older than this many days before their record (overrides the topology).")
+    var maxEventAgeDays: Int64?
+
+    @Option(help: "Refuse events more than this many minutes after their record's timestamp (overrides the topology).")
+    var maxFutureSkewMinutes: Int64?
+
+    /// The topology file's flow with the overrides applied.
+    func resolvedTopology(connection: ConnectionOptions) throws -> Topology {
+        var result = Topology.standard
+        if let path = topology ?? environment("FERRIS_TOPOLOGY") {
+            do {
+                result = try Topology.load(path: path)
+            } catch {
+                throw CLIError("topology \(path) has problems:\n\(error)")
+            }
+        }
+        if let pattern = topicPattern ?? environment("FERRIS_TOPIC_PATTERN") { result.source.topics = pattern }
+        if let group = group ?? environment("FERRIS_GROUP_ID") { result.source.group = group }
+        if let topic = connection.totalsTopic ?? environment("FERRIS_TOTALS_TOPIC") { result.sinks.totalsTopic = topic }
+        if let topic = deadLetterTopic ?? environment("FERRIS_DEAD_LETTER_TOPIC") { result.sinks.deadLetterTopic = topic }
+        if let graceSeconds { result.window.graceMilliseconds = graceSeconds * 1000 }
+        if let maxEventAgeDays { result.policy.maxEventAgeMilliseconds = maxEventAgeDays * 86_400_000 }
+        if let maxFutureSkewMinutes { result.policy.maxFutureSkewMilliseconds = maxFutureSkewMinutes * 60_000 }
+        return result
     }
-    guard let databaseURL = connection.resolvedDatabaseURL else {
-        throw CLIError("no database: pass --database-url postgresql://... or set FERRIS_DATABASE_URL")
+
+    func pipelineConfiguration(connection: ConnectionOptions, commitIntervalMs: Int64) throws -> UsagePipelineConfiguration {
+        guard let brokers = connection.resolvedBrokers else {
+            throw CLIError("no Kafka brokers: pass --brokers host:port or set FERRIS_BROKERS")
+        }
+        guard let databaseURL = connection.resolvedDatabaseURL else {
+            throw CLIError("no database: pass --database-url postgresql://... or set FERRIS_DATABASE_URL")
+        }
+        return UsagePipelineConfiguration(brokers: brokers, databaseURL: databaseURL,
+                                          topology: try resolvedTopology(connection: connection),
+                                          commitIntervalMilliseconds: commitIntervalMs,
+                                          kafka: try connection.extraKafkaProperties())
     }
-    return UsagePipelineConfiguration(
-        brokers: brokers, databaseURL: databaseURL,
-        groupID: group ?? environment("FERRIS_GROUP_ID") ?? "ferris-usage",
-        topicPattern: topicPattern ?? environment("FERRIS_TOPIC_PATTERN") ?? #"^ferris\.events\..+"#,
-        totalsTopic: connection.resolvedTotalsTopic,
-        graceMilliseconds: graceSeconds * 1000, commitIntervalMilliseconds: commitIntervalMs,
-        kafka: try connection.extraKafkaProperties())
 }

@@ -72,6 +72,7 @@ struct SimulateCommand: AsyncParsableCommand {
 
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var simulation: SimulationOptions
+    @OptionGroup var flow: FlowOptions
 
     @Option(help: "Write the exact hourly totals the events must produce to this file (JSON lines).")
     var expected: String?
@@ -86,7 +87,9 @@ struct SimulateCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("produced \(count) events\n".utf8))
         }
         if let expected {
-            try ExpectedTotals(records: records).jsonLines().write(toFile: expected, atomically: true, encoding: .utf8)
+            let topology = try flow.resolvedTopology(connection: connection)
+            try ExpectedTotals(records: records, scope: topology.scope, key: topology.key)
+                .jsonLines().write(toFile: expected, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("expected totals written to \(expected)\n".utf8))
         }
     }

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
+import UsageSimulation
 import UsageStages
 import UsageStandard
+import UsageTopology
 
 /// The worked examples of docs/usage-tracking-standard.md: each scenario's events, read by the real decoder and
 /// accounted by the stage library, give exactly the totals documented next to them.
@@ -10,33 +12,65 @@ struct DocumentedExamplesTests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../../docs/examples").standardized
 
-    @Test("each scenario's events give its documented totals", arguments: ["single-user-gcp", "team-databricks", "hybrid-onprem-gcp"])
+    static let topologies = examples.appendingPathComponent("../../topologies").standardized
+
+    @Test("each scenario's events, through the scenario's topology, give its documented totals",
+          arguments: ["single-user-gcp", "team-databricks", "hybrid-onprem-gcp"])
     func scenario(name: String) throws {
+        let topology = try Topology.load(path: Self.topologies.appendingPathComponent("\(name).yaml").path)
         let events = try String(contentsOf: Self.examples.appendingPathComponent("\(name).events.jsonl"), encoding: .utf8)
         let documented = try String(contentsOf: Self.examples.appendingPathComponent("\(name).totals.jsonl"), encoding: .utf8)
-        let decoder = UsageEventDecoder()
-        let filter = ScopeFilter()
-        var aggregators: [String: PartitionAggregator] = [:]
-        var offsets: [String: Int64] = [:]
+        // One topic per instance, one partition: offsets count each instance's events in file order.
+        var flows: [String: (flow: AccountingFlow<StructuredModeHeaders>, context: FlowContext, next: Int64)] = [:]
         for line in events.split(separator: "\n") {
-            let result = Array(line.utf8).withUnsafeBytes {
-                decoder.decode(headers: StructuredModeHeaders(), value: $0)
+            let instance = try #require(line.firstMatch(of: /"instance":"([^"]+)"/)?.1)
+            let partition = "ferris.events.\(instance):0"
+            var entry = flows[partition] ?? (topology.makeFlow(partition: partition), FlowContext(), 0)
+            let outcome = Array(line.utf8).withUnsafeBytes {
+                entry.flow.process(IncomingRecord(headers: StructuredModeHeaders(), key: nil, value: $0, timestamp: nil,
+                                                  offset: entry.next), context: &entry.context)
             }
-            let event = try result.get()
-            // One topic per instance, one partition: offsets count the instance's events in file order.
-            let partition = "ferris.events.\(event.instance):0"
-            let offset = offsets[partition, default: 0]
-            offsets[partition] = offset + 1
-            guard filter.admits(event) else { continue }
-            aggregators[partition, default: PartitionAggregator(partition: partition, graceMilliseconds: 3_600_000)]
-                .apply(event, offset: offset)
+            if case .rejected(let error) = outcome { Issue.record("rejected: \(error)") }
+            entry.next += 1
+            flows[partition] = entry
         }
         var totals: [UsageTotal] = []
-        for partition in aggregators.keys.sorted() { totals += aggregators[partition]?.takeEmissions() ?? [] }
+        for partition in flows.keys.sorted() { totals += flows[partition]?.flow.second.takeEmissions() ?? [] }
         totals.sort { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }
         let actual = totals.map { String(decoding: UsageTotalCodec.encode($0, source: "/ferris-usage/ferris-usage"), as: UTF8.self) }
         let expected = documented.split(separator: "\n").map(String.init)
         #expect(actual == expected, "actual totals:\n\(actual.joined(separator: "\n"))")
+    }
+
+    @Test("a simulated day of each scenario, through its topology, gives the independently computed totals",
+          arguments: ["single-user-gcp", "team-databricks", "hybrid-onprem-gcp"])
+    func simulatedDay(name: String) throws {
+        let topology = try Topology.load(path: Self.topologies.appendingPathComponent("\(name).yaml").path)
+        let scenario = try #require(Scenario.named(name))
+        let records = UsageSimulator(seed: 2026, start: Timestamp(milliseconds: 1_795_564_800_000), hours: 24).records(for: [scenario])
+        var flows: [String: (flow: AccountingFlow<StructuredModeHeaders>, context: FlowContext, next: Int64)] = [:]
+        for record in records {
+            var entry = flows[record.topic] ?? (topology.makeFlow(partition: record.topic), FlowContext(), 0)
+            let encoded = UsageEventEncoder.encode(record.event, mode: .structured)
+            let key = Array(record.key.utf8)
+            let outcome = key.withUnsafeBytes { keyBytes in
+                encoded.value.withUnsafeBytes {
+                    entry.flow.process(IncomingRecord(headers: StructuredModeHeaders(), key: keyBytes, value: $0,
+                                                      timestamp: Timestamp(milliseconds: 1_795_651_200_000), offset: entry.next),
+                                       context: &entry.context)
+                }
+            }
+            if case .rejected(let error) = outcome { Issue.record("rejected: \(error)") }
+            entry.next += 1
+            flows[record.topic] = entry
+        }
+        var latest: [String: UsageTotal] = [:]
+        for topic in flows.keys.sorted() {
+            for total in flows[topic]?.flow.second.takeEmissions() ?? [] { latest[total.recordKey] = total }
+        }
+        let expected = ExpectedTotals(records: records, scope: topology.scope, key: topology.key)
+        #expect(!expected.entries.isEmpty)
+        #expect(expected.differences(from: Array(latest.values)) == [])
     }
 }
 

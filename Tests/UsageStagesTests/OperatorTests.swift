@@ -1,0 +1,93 @@
+import Testing
+import UsageSimulation
+import UsageStages
+import UsageStandard
+
+func passes<T>(_ outcome: StageOutcome<T>) -> Bool { if case .next = outcome { return true } else { return false } }
+
+@Suite("Operators")
+struct OperatorTests {
+    @Test("scope filter: the tag always applies; component and source-prefix rules name themselves")
+    func scope() {
+        var filter = ScopeFilter(rules: [.component(["databricks-link"]), .sourcePrefix(["/ferris/azure/"])])
+        var context = FlowContext()
+        #expect(filter.rules.first == .tag)
+        #expect(passes(filter.process(OffsetEvent(event(base), offset: 0), context: &context)))
+        var tagged = event(base, scope: .outOfScope)
+        #expect(filter.process(OffsetEvent(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "scope=out"))
+        tagged = event(base)
+        tagged.component = "databricks-link"
+        #expect(filter.process(OffsetEvent(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "component in [databricks-link]"))
+        tagged = event(base)
+        tagged.source = "/ferris/azure/team-gcp/x"
+        #expect(filter.process(OffsetEvent(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "source starts with [/ferris/azure/]"))
+    }
+
+    @Test("deduplicate: a repeat of tenant + source + id is dropped while its window is open; other tenants are separate")
+    func deduplicate() {
+        var dedupe = Deduplicate(graceMilliseconds: hour)
+        var context = FlowContext()
+        func run(_ e: UsageEvent) -> StageOutcome<OffsetEvent> {
+            context.observe(e.time)
+            return dedupe.process(OffsetEvent(e, offset: 0), context: &context)
+        }
+        #expect(passes(run(event(base, id: "x"))))
+        #expect(run(event(base, 7, id: "x")) ~ .duplicate)
+        #expect(passes(run(event(base, key: "other-tenant", id: "x"))))
+        #expect(dedupe.remembered == 2)
+        // Once the window has closed (end + grace), its ids are forgotten: memory stays bounded.
+        #expect(passes(run(event(base + 2 * hour, id: "y"))))
+        #expect(dedupe.remembered == 1)
+        var off = Deduplicate(graceMilliseconds: hour, enabled: false)
+        #expect(passes(off.process(OffsetEvent(event(base, id: "x"), offset: 0), context: &context)))
+        #expect(passes(off.process(OffsetEvent(event(base, id: "x"), offset: 1), context: &context)))
+    }
+
+    @Test("key by: left-out fields are accounted together as *")
+    func keyBy() {
+        var stage = KeyBy(KeyFields(instance: false, component: true))
+        var context = FlowContext()
+        guard case .next(let keyed) = stage.process(OffsetEvent(event(base), offset: 4), context: &context) else {
+            Issue.record("not keyed")
+            return
+        }
+        #expect(keyed.key == UsageKey(tenant: "a", instance: "*", component: "c", metric: "m"))
+        #expect(keyed.offset == 4)
+    }
+
+    @Test("decode: a valid record raises the watermark; an invalid one is rejected with its reason")
+    func decode() {
+        var stage = Decode<NoHeaders>(policy: .init())
+        var context = FlowContext()
+        let good = UsageEventEncoder.encode(UsageEvent(id: "1", source: "/s", time: Timestamp(milliseconds: base), tenant: "t",
+                                                       instance: "i", component: "c", metric: "requests",
+                                                       quantity: Quantity(micros: 1_000_000), unit: "Requests"), mode: .structured)
+        let outcome = good.value.withUnsafeBytes { value in
+            stage.process(IncomingRecord(headers: NoHeaders(structured: true), key: nil, value: value, timestamp: nil, offset: 9),
+                          context: &context)
+        }
+        #expect(passes(outcome))
+        #expect(context.watermark?.milliseconds == base)
+        let bad = Array("nope".utf8).withUnsafeBytes { value in
+            stage.process(IncomingRecord(headers: NoHeaders(structured: true), key: nil, value: value, timestamp: nil, offset: 10),
+                          context: &context)
+        }
+        guard case .rejected(let error) = bad else { Issue.record("accepted"); return }
+        #expect(error.reason == .malformedJSON)
+    }
+}
+
+/// Structured-mode headers, or none.
+struct NoHeaders: CloudEventHeaderSource {
+    var structured = false
+    func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {
+        if structured { StructuredModeHeaders().forEachHeader(body) }
+    }
+}
+
+infix operator ~: ComparisonPrecedence
+/// Whether an outcome is the given drop.
+func ~ <T>(outcome: StageOutcome<T>, drop: Drop) -> Bool {
+    if case .dropped(let actual) = outcome { return actual == drop }
+    return false
+}
