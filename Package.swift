@@ -46,7 +46,7 @@ let package = Package(
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Kafka", "PostgreSQL", "UsageService", "UsageSimulation", "UsageStandard",
+            "Kafka", "PostgreSQL", "UsageService", "UsageSimulation", "UsageStandard", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

@@ -88,6 +88,20 @@ correction["data"]["quantity"] = -1
 if not event_validator.is_valid(correction):
     problem("usage-event schema refuses a correction with a negative quantity")
 
+# Topology files.
+topology_validator = validator("topology.v1.schema.json")
+topologies = sorted((DOCS.parent / "topologies").glob("*.yaml"))
+if len(topologies) < 4:
+    problem("topologies/: expected a default topology and one per seed scenario")
+for path in topologies:
+    for error in topology_validator.iter_errors(yaml.safe_load(path.read_text())):
+        problem(f"topologies/{path.name}: {error.message}")
+for name, broken_topology in {"an unknown key": {"name": "x", "windows": {}},
+                              "a key without tenant": {"name": "x", "key": ["metric"]},
+                              "an unknown aggregation": {"name": "x", "aggregate": {"default": "median"}}}.items():
+    if topology_validator.is_valid(broken_topology):
+        problem(f"topology schema accepts {name}")
+
 # AsyncAPI 3.0.
 api = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
 
@@ -159,6 +173,6 @@ for name, message in api.get("components", {}).get("messages", {}).items():
 
 for line in problems:
     print(f"contract: {line}", file=sys.stderr)
-print(f"contract: {len(schemas)} schemas, {len(examples)} example scenarios, "
+print(f"contract: {len(schemas)} schemas, {len(examples)} example scenarios, {len(topologies)} topologies, "
       f"{len(api.get('channels', {}))} AsyncAPI channels checked; {len(problems)} problems")
 sys.exit(1 if problems else 0)

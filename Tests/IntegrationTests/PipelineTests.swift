@@ -5,6 +5,7 @@ import Testing
 import UsageService
 import UsageSimulation
 import UsageStandard
+import UsageTopology
 
 /// An isolated set of topics, table and group for one test.
 struct World {
@@ -15,9 +16,9 @@ struct World {
     var table: String { "\(id)_totals" }
     func topic(_ instance: String) -> String { "\(id).events.\(instance)" }
 
-    func configuration() throws -> UsagePipelineConfiguration {
+    func configuration(topology: Topology = .standard) throws -> UsagePipelineConfiguration {
         UsagePipelineConfiguration(brokers: try TestServices.brokers, databaseURL: try TestServices.databaseURL,
-                                   groupID: "\(id)-group", topicPattern: pattern, totalsTopic: totalsTopic,
+                                   topology: topology, groupID: "\(id)-group", topicPattern: pattern, totalsTopic: totalsTopic,
                                    deadLetterTopic: deadLetterTopic,
                                    totalsTable: table, commitIntervalMilliseconds: 200)
     }
@@ -226,5 +227,40 @@ extension PipelineTests {
         let (kafka, postgres) = try await world.totals()
         #expect(expected.differences(from: kafka) == [])
         #expect(expected.differences(from: postgres) == [])
+    }
+}
+
+extension PipelineTests {
+    @Test("a quiet partition's windows close by wall clock after the idle timeout: every total becomes final")
+    func idleClosing() async throws {
+        let world = World()
+        var topology = Topology.standard
+        topology.window.idleMilliseconds = 1_000
+        let records = UsageSimulator(seed: 9, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4)
+            .records(for: [Scenario.singleUserGCP]).map { record in
+                var moved = record
+                moved.topic = world.topic(record.event.instance)
+                return moved
+            }
+        try await world.createTopics([world.topic("solo-gcp")], partitions: 1)
+        try await world.produce(records.map { $0.outgoing() })
+        let expected = ExpectedTotals(records: records)
+        let pipeline = UsagePipeline(configuration: try world.configuration(topology: topology), logger: TestServices.logger)
+        let url = try TestServices.databaseURL
+        let table = world.table
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pipeline.run() }
+            try await waitUntil("every total is final") {
+                let rows = (try? PostgresConnection(url: url, logger: TestServices.logger)
+                    .query("SELECT count(*) FROM \(table) WHERE status = 'final'")) ?? []
+                return rows.first?[0] == String(expected.entries.count)
+            }
+            pipeline.requestStop()
+            try await group.waitForAll()
+        }
+        let (kafka, postgres) = try await world.totals()
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+        #expect(kafka.allSatisfy { $0.status == .final })
     }
 }
