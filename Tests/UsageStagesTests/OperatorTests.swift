@@ -91,3 +91,31 @@ func ~ <T>(outcome: StageOutcome<T>, drop: Drop) -> Bool {
     if case .dropped(let actual) = outcome { return actual == drop }
     return false
 }
+
+@Suite("Composition")
+struct CompositionTests {
+    @Test("stages compose with the builder; a Map enriches events on the way")
+    func builder() {
+        var flow = Flow {
+            Map<OffsetEvent, OffsetEvent> { input in
+                var enriched = input
+                // Derive the provider from a source such as /ferris/<provider>/<instance>/<component>.
+                enriched.event.provider = input.event.source.split(separator: "/").first.map(String.init)
+                return enriched
+            }
+            ScopeFilter(rules: [.component(["databricks-link"])])
+            KeyBy(.standard)
+            WindowAggregator(partition: "t:0", graceMilliseconds: hour)
+        }
+        var context = FlowContext()
+        var e = event(base)
+        e.source = "onprem/i/c"
+        context.observe(e.time)
+        #expect(passes(flow.process(OffsetEvent(e, offset: 0), context: &context)))
+        e.component = "databricks-link"
+        #expect(flow.process(OffsetEvent(e, offset: 1), context: &context) ~ .outOfScope(rule: "component in [databricks-link]"))
+        let totals = flow.second.takeEmissions()
+        #expect(totals.map(\.provider) == ["onprem"])
+        #expect(totals.map(\.eventCount) == [1])
+    }
+}
