@@ -79,6 +79,15 @@ struct SimulateCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage.simulate")
+        let topology = try flow.resolvedTopology(connection: connection)
+        if let pattern = try? NSRegularExpression(pattern: topology.source.topics) {
+            for instance in try simulation.selectedScenarios().flatMap(\.instances) {
+                let range = NSRange(instance.topic.startIndex..., in: instance.topic)
+                if pattern.firstMatch(in: instance.topic, range: range) == nil {
+                    say("warning: topology '\(topology.name)' does not read \(instance.topic) (source.topics \(topology.source.topics))")
+                }
+            }
+        }
         guard let brokers = connection.resolvedBrokers else {
             throw CLIError("no Kafka brokers: pass --brokers host:port or set FERRIS_BROKERS")
         }
@@ -87,7 +96,6 @@ struct SimulateCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("produced \(count) events\n".utf8))
         }
         if let expected {
-            let topology = try flow.resolvedTopology(connection: connection)
             try ExpectedTotals(records: records, scope: topology.scope, key: topology.key)
                 .jsonLines().write(toFile: expected, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("expected totals written to \(expected)\n".utf8))
