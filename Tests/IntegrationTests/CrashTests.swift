@@ -1,0 +1,137 @@
+import Foundation
+import Kafka
+import PostgreSQL
+import Testing
+import UsageService
+import UsageSimulation
+import UsageStandard
+
+/// Crash tests against the real `ferris-usage run` process. The short variant runs in CI; set
+/// FERRIS_LONG_TESTS=1 for the long one (at least 100,000 events and 10 kills).
+@Suite("Crashes: kill -9 at random points, restart, exact totals")
+struct CrashTests {
+    static var long: Bool { ProcessInfo.processInfo.environment["FERRIS_LONG_TESTS"] == "1" }
+
+    /// The `ferris-usage` executable built next to the test bundle.
+    static var executable: String {
+        get throws {
+            let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+            let path = directory.appendingPathComponent("ferris-usage").path
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw TestSetupError("\(path) is missing: build it with 'swift build' before the tests (scripts/test.sh does)")
+            }
+            return path
+        }
+    }
+
+    @Test("kill -9 the service at random points while events arrive; every restart resumes; totals stay exact")
+    func killAndRestart() async throws {
+        let world = World()
+        let hours = Self.long ? 28 : 6
+        let kills = Self.long ? 12 : 4
+        let scenarios = Self.long ? Scenario.all + Scenario.all.map { renamed($0, "b") } + Scenario.all.map { renamed($0, "c") } : Scenario.all
+        let records = UsageSimulator(seed: 77, start: Timestamp(milliseconds: h13 - Int64(hours) * hourMs + 2 * hourMs), hours: hours)
+            .records(for: scenarios).map { record in
+                var moved = record
+                moved.topic = world.topic(record.event.instance)
+                return moved
+            }
+        let topics = Set(records.map(\.topic)).sorted()
+        try await world.createTopics(topics, partitions: 2)
+        let topologyFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).yaml")
+        try """
+            name: crash-test
+            source:
+              topics: '\(world.pattern)'
+              group: \(world.id)-group
+            sinks:
+              totals: \(world.totalsTopic)
+              table: \(world.table)
+              deadLetter: \(world.deadLetterTopic)
+            """.write(to: topologyFile, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: topologyFile) }
+
+        // Events arrive in batches while the service is killed and restarted.
+        let batches = 12
+        let batchSize = (records.count + batches - 1) / batches
+        let producer = Task {
+            for batch in 0..<batches {
+                try await world.produce(records.dropFirst(batch * batchSize).prefix(batchSize).map { $0.outgoing() })
+                // Spread over the kill period (kills come every 3 to 6.5 s).
+                try await Task.sleep(for: .milliseconds(kills * 4_700 / batches))
+            }
+        }
+        var rng = SplitMix64(seed: 2026)
+        var restarts = 0
+        let url = try TestServices.databaseURL
+        let checkpoints = "\(world.table)_checkpoints"
+        let group = "\(world.id)-group"
+        func accounted() -> String {
+            let rows = try? PostgresConnection(url: url, logger: TestServices.logger)
+                .query("SELECT coalesce(sum(next_offset), 0) FROM \(checkpoints) WHERE group_id = $1", [.text(group)])
+            return rows?.first?[0] ?? "?"
+        }
+        var progress: [String] = []
+        for _ in 0..<kills {
+            let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
+            restarts += 1
+            // After the group join (about 3 s on the test broker), at a random point of the work.
+            try await Task.sleep(for: .milliseconds(3_000 + Int(rng.next() % 3_500)))
+            kill(service.processIdentifier, SIGKILL)
+            service.waitUntilExit()
+            progress.append(accounted())
+        }
+        try await producer.value
+        // A last run to the end, then a clean stop.
+        let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        restarts += 1
+        try await PipelineTests().waitUntil("the restarted service has accounted every record", seconds: 120) {
+            let rows = try? PostgresConnection(url: url, logger: TestServices.logger)
+                .query("SELECT coalesce(sum(next_offset), 0) FROM \(checkpoints) WHERE group_id = $1", [.text(group)])
+            return rows?.first?[0] == String(records.count)
+        }
+        kill(service.processIdentifier, SIGTERM)
+        service.waitUntilExit()
+        #expect(service.terminationStatus == 0, "clean exit after SIGTERM")
+
+        let expected = ExpectedTotals(records: records)
+        let (kafka, postgres) = try await world.totals()
+        let kafkaDifferences = expected.differences(from: kafka)
+        let postgresDifferences = expected.differences(from: postgres)
+        print("crash test: \(records.count) events, \(kills) kills (-9) with \(progress.joined(separator: ", ")) records checkpointed at each kill, \(restarts) starts, \(expected.entries.count) totals; differences: Kafka \(kafkaDifferences.count), PostgreSQL \(postgresDifferences.count)")
+        #expect(kafkaDifferences == [])
+        #expect(postgresDifferences == [])
+    }
+
+    static func start(topologyFile: String, log: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try executable)
+        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", "warning"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["FERRIS_BROKERS"] = try TestServices.brokers
+        environment["FERRIS_DATABASE_URL"] = try TestServices.databaseURL
+        process.environment = environment
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(log).log")
+        if !FileManager.default.fileExists(atPath: logFile.path) {
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        }
+        let handle = try FileHandle(forWritingTo: logFile)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+
+    func renamed(_ scenario: Scenario, _ suffix: String) -> Scenario {
+        var copy = scenario
+        copy.id += "-\(suffix)"
+        copy.instances = scenario.instances.map { instance in
+            var renamed = instance
+            renamed.name += "-\(suffix)"
+            renamed.tenant += "-\(suffix)"
+            return renamed
+        }
+        return copy
+    }
+}
