@@ -8,7 +8,7 @@ import UsageStandard
 
 /// Crash tests against the real `ferris-usage run` process. The short variant runs in CI; set
 /// FERRIS_LONG_TESTS=1 for the long one (at least 100,000 events and 10 kills).
-@Suite("Crashes: kill -9 at random points, restart, exact totals")
+@Suite("Real service processes: crashes, joins and leaves")
 struct CrashTests {
     static var long: Bool { ProcessInfo.processInfo.environment["FERRIS_LONG_TESTS"] == "1" }
 
@@ -38,17 +38,7 @@ struct CrashTests {
             }
         let topics = Set(records.map(\.topic)).sorted()
         try await world.createTopics(topics, partitions: 2)
-        let topologyFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).yaml")
-        try """
-            name: crash-test
-            source:
-              topics: '\(world.pattern)'
-              group: \(world.id)-group
-            sinks:
-              totals: \(world.totalsTopic)
-              table: \(world.table)
-              deadLetter: \(world.deadLetterTopic)
-            """.write(to: topologyFile, atomically: true, encoding: .utf8)
+        let topologyFile = try Self.topologyFile(for: world)
         defer { try? FileManager.default.removeItem(at: topologyFile) }
 
         // Events arrive in batches while the service is killed and restarted.
@@ -85,11 +75,7 @@ struct CrashTests {
         // A last run to the end, then a clean stop.
         let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
         restarts += 1
-        try await PipelineTests().waitUntil("the restarted service has accounted every record", seconds: 120) {
-            let rows = try? PostgresConnection(url: url, logger: TestServices.logger)
-                .query("SELECT coalesce(sum(next_offset), 0) FROM \(checkpoints) WHERE group_id = $1", [.text(group)])
-            return rows?.first?[0] == String(records.count)
-        }
+        try await Self.waitUntilAccounted(world, count: records.count)
         kill(service.processIdentifier, SIGTERM)
         service.waitUntilExit()
         #expect(service.terminationStatus == 0, "clean exit after SIGTERM")
@@ -101,6 +87,70 @@ struct CrashTests {
         print("crash test: \(records.count) events, \(kills) kills (-9) with \(progress.joined(separator: ", ")) records checkpointed at each kill, \(restarts) starts, \(expected.entries.count) totals; differences: Kafka \(kafkaDifferences.count), PostgreSQL \(postgresDifferences.count)")
         #expect(kafkaDifferences == [])
         #expect(postgresDifferences == [])
+    }
+
+    @Test("two instances share the group; a third joins and one leaves mid-run; totals stay exact")
+    func joinAndLeave() async throws {
+        let world = World()
+        let records = UsageSimulator(seed: 31, start: Timestamp(milliseconds: h13 - 4 * hourMs), hours: 6)
+            .records(for: Scenario.all).map { record in
+                var moved = record
+                moved.topic = world.topic(record.event.instance)
+                return moved
+            }
+        let topics = Set(records.map(\.topic)).sorted()
+        try await world.createTopics(topics, partitions: 3)
+        let topologyFile = try Self.topologyFile(for: world)
+        defer { try? FileManager.default.removeItem(at: topologyFile) }
+        let half = records.count / 2
+        try await world.produce(records.prefix(half).map { $0.outgoing() })
+        let first = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        let second = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        try await Task.sleep(for: .seconds(5))
+        let third = try Self.start(topologyFile: topologyFile.path, log: world.id)  // joins: the group rebalances
+        try await world.produce(records.dropFirst(half).prefix(half / 2).map { $0.outgoing() })
+        try await Task.sleep(for: .seconds(5))
+        kill(first.processIdentifier, SIGTERM)  // leaves cleanly: its partitions are flushed and handed over
+        first.waitUntilExit()
+        try await world.produce(records.dropFirst(half + half / 2).map { $0.outgoing() })
+        try await Self.waitUntilAccounted(world, count: records.count)
+        for service in [second, third] {
+            kill(service.processIdentifier, SIGTERM)
+            service.waitUntilExit()
+        }
+        #expect([first, second, third].allSatisfy { $0.terminationStatus == 0 }, "clean exits after SIGTERM")
+        let expected = ExpectedTotals(records: records)
+        let (kafka, postgres) = try await world.totals()
+        print("join/leave test: \(records.count) events over \(topics.count * 3) partitions, 3 instances (one joined, one left); differences: Kafka \(expected.differences(from: kafka).count), PostgreSQL \(expected.differences(from: postgres).count)")
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+    }
+
+    static func topologyFile(for world: World) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).yaml")
+        try """
+            name: multi-process-test
+            source:
+              topics: '\(world.pattern)'
+              group: \(world.id)-group
+            sinks:
+              totals: \(world.totalsTopic)
+              table: \(world.table)
+              deadLetter: \(world.deadLetterTopic)
+            """.write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    /// Waits until the group's checkpoints in PostgreSQL cover `count` records.
+    static func waitUntilAccounted(_ world: World, count: Int) async throws {
+        let url = try TestServices.databaseURL
+        let checkpoints = "\(world.table)_checkpoints"
+        let group = "\(world.id)-group"
+        try await PipelineTests().waitUntil("every record is accounted", seconds: 120) {
+            let rows = try? PostgresConnection(url: url, logger: TestServices.logger)
+                .query("SELECT coalesce(sum(next_offset), 0) FROM \(checkpoints) WHERE group_id = $1", [.text(group)])
+            return rows?.first?[0] == String(count)
+        }
     }
 
     static func start(topologyFile: String, log: String) throws -> Process {
