@@ -31,7 +31,9 @@ public struct KafkaOutgoingRecord: Sendable {
 /// An idempotent producer with delivery reports read from librdkafka's event queue.
 ///
 /// `send` only enqueues; `awaitDeliveries` blocks until every enqueued record is acknowledged
-/// by the broker and throws if any was not. Blocking: call from a dedicated thread.
+/// by the broker and throws if any was not. With `transactional.id` set, the producer is transactional: it takes no
+/// per-record delivery reports (librdkafka's commit and abort would wait for them to be served), and a record that
+/// was not delivered makes `commitTransaction` fail instead. Blocking: call from a dedicated thread.
 public final class KafkaProducer: @unchecked Sendable {
     let handle: OpaquePointer
     private let mainQueue: OpaquePointer
@@ -39,6 +41,7 @@ public final class KafkaProducer: @unchecked Sendable {
     private let logger: Logger
     private var inFlight = 0
     private var firstFailure: KafkaError?
+    private let deliveryReports: Bool
 
     /// Creates a producer; `enable.idempotence` defaults to true (no duplicates or reordering on retries).
     public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
@@ -47,9 +50,11 @@ public final class KafkaProducer: @unchecked Sendable {
             "linger.ms": "5",
             "log_level": rdkafkaLogLevel(for: logger.logLevel),
         ])
+        let deliveryReports = config["transactional.id"] == nil
         let handle = try config.makeHandle(RD_KAFKA_PRODUCER, "producer") { conf in
-            rd_kafka_conf_set_events(conf, Int32(RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR))
+            rd_kafka_conf_set_events(conf, Int32(deliveryReports ? RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR : RD_KAFKA_EVENT_ERROR))
         }
+        self.deliveryReports = deliveryReports
         self.handle = handle
         self.logger = logger
         self.logs = KafkaLogBridge(handle: handle, logger: logger)
@@ -75,7 +80,7 @@ public final class KafkaProducer: @unchecked Sendable {
             let err = produce(topic: topic, key: key, value: value, headers: headers,
                               partition: partition, timestamp: timestampMilliseconds)
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                inFlight += 1
+                if deliveryReports { inFlight += 1 }
                 return
             }
             guard err == RD_KAFKA_RESP_ERR__QUEUE_FULL else {
@@ -88,6 +93,18 @@ public final class KafkaProducer: @unchecked Sendable {
     /// Blocks until every record sent so far is acknowledged; throws the first delivery failure
     /// (and forgets it, so the caller can retry after handling it).
     public func awaitDeliveries(timeoutMilliseconds: Int = 60_000) throws(KafkaError) {
+        guard deliveryReports else {
+            serveEvents(timeoutMilliseconds: 0)
+            let err = rd_kafka_flush(handle, Int32(timeoutMilliseconds))
+            guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.timeout, err, context: "flush")
+            }
+            if let failure = firstFailure {
+                firstFailure = nil
+                throw failure
+            }
+            return
+        }
         let clock = ContinuousClock()
         let deadline = clock.now + .milliseconds(timeoutMilliseconds)
         while inFlight > 0 {
@@ -104,6 +121,56 @@ public final class KafkaProducer: @unchecked Sendable {
 
     /// Records sent but not yet acknowledged.
     public var pendingDeliveries: Int { inFlight }
+
+    // MARK: Transactions (the configuration must set `transactional.id`)
+
+    /// Registers the transactional id with the coordinator, fencing any older producer with the same id, and
+    /// aborts whatever that producer left open. Call once, before the first transaction.
+    public func initTransactions(timeoutMilliseconds: Int32 = 30_000) throws(KafkaError) {
+        if let error = rd_kafka_init_transactions(handle, timeoutMilliseconds) {
+            throw KafkaError(consuming: error, context: "init transactions")
+        }
+    }
+
+    /// Starts a transaction: records sent until it is committed become visible to `read_committed` consumers
+    /// together, or not at all.
+    public func beginTransaction() throws(KafkaError) {
+        if let error = rd_kafka_begin_transaction(handle) { throw KafkaError(consuming: error, context: "begin transaction") }
+    }
+
+    /// Adds the consumer's offsets to the transaction: they are committed for the consumer's group if and only if
+    /// the transaction commits. The group metadata fences a zombie member after a rebalance.
+    public func sendOffsetsToTransaction(_ offsets: [KafkaCommittedOffset], consumer: KafkaConsumer,
+                                         timeoutMilliseconds: Int32 = 30_000) throws(KafkaError) {
+        guard !offsets.isEmpty else { return }
+        let list = TopicPartitionList(capacity: offsets.count)
+        for entry in offsets { list.add(entry.topicPartition, offset: entry.offset) }
+        guard let metadata = rd_kafka_consumer_group_metadata(consumer.handle) else {
+            throw KafkaError(.operation, "the consumer has no group metadata; it must be a group member (group.id set)")
+        }
+        defer { rd_kafka_consumer_group_metadata_destroy(metadata) }
+        if let error = rd_kafka_send_offsets_to_transaction(handle, list.pointer, metadata, timeoutMilliseconds) {
+            throw KafkaError(consuming: error, context: "send offsets to transaction")
+        }
+    }
+
+    /// Commits the transaction once every record of it is acknowledged; fails if any was not.
+    public func commitTransaction(timeoutMilliseconds: Int32 = 60_000) throws(KafkaError) {
+        serveEvents(timeoutMilliseconds: 0)
+        if let error = rd_kafka_commit_transaction(handle, timeoutMilliseconds) {
+            throw KafkaError(consuming: error, context: "commit transaction")
+        }
+    }
+
+    /// Aborts the transaction: its records are never seen by `read_committed` consumers and its offsets are not
+    /// committed.
+    public func abortTransaction(timeoutMilliseconds: Int32 = 60_000) throws(KafkaError) {
+        serveEvents(timeoutMilliseconds: 0)
+        if let error = rd_kafka_abort_transaction(handle, timeoutMilliseconds) {
+            throw KafkaError(consuming: error, context: "abort transaction")
+        }
+        firstFailure = nil
+    }
 
     private func serveEvents(timeoutMilliseconds: Int32) {
         logs.drain()

@@ -14,12 +14,15 @@ public enum KafkaTopicReader {
         defer { consumer.close() }
         let partitions = (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) }
         try consumer.assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaOffset.beginning) }))
-        var positions: [Int32: Int64] = [:]
-        // The end is judged by the watermarks of fetch responses (some brokers answer ListOffsets with a stale end).
+        // The end is judged by the watermarks of fetch responses (some brokers answer ListOffsets with a stale end)
+        // against the consumer's position, which also moves past transaction markers (never delivered as records).
         func atEnd() -> Bool {
-            partitions.allSatisfy { tp in
-                guard let high = consumer.cachedWatermarks(tp)?.high else { return false }
-                return (positions[tp.partition] ?? 0) >= high
+            let positions = consumer.positions(partitions)
+            return partitions.allSatisfy { tp in
+                guard let (low, high) = consumer.cachedWatermarks(tp) else { return false }
+                // No position until a record was delivered: an empty partition is read to its end already.
+                let position = positions[tp].flatMap { $0 >= 0 ? $0 : nil } ?? low
+                return position >= high
             }
         }
         let clock = ContinuousClock()
@@ -28,10 +31,7 @@ public enum KafkaTopicReader {
             guard clock.now < deadline else {
                 throw KafkaError(.timeout, "reading \(topic) to its end took longer than \(timeoutSeconds) s")
             }
-            try consumer.poll(timeoutMilliseconds: 200) { record in
-                positions[record.partition] = record.offset + 1
-                try body(record)
-            }
+            try consumer.poll(timeoutMilliseconds: 200, body)
         }
     }
 }

@@ -65,3 +65,50 @@ struct KafkaClientTests {
         #expect(result.1 == 3)
     }
 }
+
+extension KafkaClientTests {
+    @Test("transactions: committed records and offsets are visible together; aborted ones never")
+    func transactions() async throws {
+        let kafka = try TestServices.kafka
+        let topic = TestServices.unique("it.txn")
+        let input = TestServices.unique("it.txn.input")
+        let group = TestServices.unique("it-txn-group")
+        let result = try await TestServices.blocking {
+            try KafkaAdmin(configuration: kafka, logger: TestServices.logger).createTopics([
+                KafkaNewTopic(name: topic, partitions: 1), KafkaNewTopic(name: input, partitions: 1)])
+            var producerConfig = kafka
+            producerConfig["transactional.id"] = TestServices.unique("it-txn")
+            let producer = try KafkaProducer(configuration: producerConfig, logger: TestServices.logger)
+            try producer.initTransactions()
+            var groupConfig = kafka
+            groupConfig["group.id"] = group
+            let consumer = try KafkaConsumer(configuration: groupConfig, logger: TestServices.logger) { _, _ in [:] }
+            defer { consumer.close() }
+            let inputPartition = KafkaTopicPartition(topic: input, partition: 0)
+
+            try producer.beginTransaction()
+            for value in ["a", "b", "c"] { try producer.send(topic: topic, key: nil, value: Array(value.utf8)) }
+            try producer.commitTransaction()
+
+            try producer.beginTransaction()
+            for value in ["aborted-1", "aborted-2"] { try producer.send(topic: topic, key: nil, value: Array(value.utf8)) }
+            try producer.sendOffsetsToTransaction([KafkaCommittedOffset(inputPartition, offset: 99)], consumer: consumer)
+            try producer.abortTransaction()
+
+            try producer.beginTransaction()
+            try producer.send(topic: topic, key: nil, value: Array("d".utf8))
+            try producer.sendOffsetsToTransaction([KafkaCommittedOffset(inputPartition, offset: 7)], consumer: consumer)
+            try producer.commitTransaction()
+
+            var seen: [String] = []
+            var readConfig = kafka
+            readConfig["isolation.level"] = "read_committed"
+            try KafkaTopicReader.readAll(readConfig, topic: topic, logger: TestServices.logger) { record in
+                seen.append(record.value.map { String(decoding: $0, as: UTF8.self) } ?? "")
+            }
+            return (seen, try consumer.committed([inputPartition]).map(\.offset))
+        }
+        #expect(result.0 == ["a", "b", "c", "d"])
+        #expect(result.1 == [7])
+    }
+}
