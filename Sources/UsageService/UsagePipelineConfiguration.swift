@@ -14,6 +14,10 @@ public struct UsagePipelineConfiguration: Sendable {
     public var topology: Topology
     /// How often totals are emitted and offsets committed.
     public var commitIntervalMilliseconds: Int64
+    /// A stable name for this replica (e.g. its pod name), used as the consumer's `group.instance.id` (static
+    /// membership): a restarted replica takes its partitions back without waiting for the group to time the old
+    /// process out. Must differ between replicas running at the same time. Nil: dynamic membership.
+    public var memberID: String?
 
     /// Creates a configuration; the optional arguments override the topology's values.
     public init(brokers: String, databaseURL: String, topology: Topology = .standard, groupID: String? = nil,
@@ -31,6 +35,7 @@ public struct UsagePipelineConfiguration: Sendable {
         if let totalsTable { topology.sinks.table = totalsTable }
         self.topology = topology
         self.commitIntervalMilliseconds = commitIntervalMilliseconds
+        self.memberID = nil
     }
 
     /// The consumer group; replicas with the same group share the partitions.
@@ -51,6 +56,7 @@ public struct UsagePipelineConfiguration: Sendable {
             "partition.assignment.strategy": "range,roundrobin",
         ])
         config["group.id"] = groupID
+        if let memberID { config["group.instance.id"] = memberID }
         return config
     }
 }

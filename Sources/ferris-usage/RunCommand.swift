@@ -15,11 +15,14 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds between emitting totals and committing offsets.")
     var commitIntervalMs: Int64 = 1000
 
+    @Option(help: "A stable, unique name for this replica, e.g. its pod name (env FERRIS_MEMBER_ID): static group membership, so that a restart takes its partitions back without waiting for the old process to time out.")
+    var memberID: String?
+
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage")
-        let pipeline = UsagePipeline(configuration: try flow.pipelineConfiguration(connection: connection,
-                                                                                   commitIntervalMs: commitIntervalMs),
-                                     logger: logger)
+        var configuration = try flow.pipelineConfiguration(connection: connection, commitIntervalMs: commitIntervalMs)
+        configuration.memberID = memberID ?? environment("FERRIS_MEMBER_ID")
+        let pipeline = UsagePipeline(configuration: configuration, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [pipeline], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
