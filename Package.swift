@@ -6,6 +6,11 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ferris-usage", targets: ["FerrisUsageCLI"]),
+        // Libraries for the benchmark package (benchmarks/) and other tools.
+        .library(name: "UsageStandard", targets: ["UsageStandard"]),
+        .library(name: "UsageStages", targets: ["UsageStages"]),
+        .library(name: "UsageTopology", targets: ["UsageTopology"]),
+        .library(name: "UsageSimulation", targets: ["UsageSimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
