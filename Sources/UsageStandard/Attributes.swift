@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The attributes of one event as read, before they are checked as a whole.
 struct Attributes {
     var specversion: String?
@@ -24,24 +30,89 @@ struct Attributes {
     var quantityProblem: String?
     var sawData = false
 
-    /// The attributes the standard reads, by exact name. `datacontenttype` is read from the `content-type`
-    /// header in binary mode, so `ce_datacontenttype` is not one of them there.
-    static let slots: [(name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)] = [
-        ("specversion", \.specversion), ("id", \.id), ("source", \.source), ("type", \.type),
-        ("datacontenttype", \.datacontenttype), ("dataschema", \.dataschema), ("subject", \.subject), ("time", \.time),
-        ("tenant", \.tenant), ("instance", \.instance), ("component", \.component), ("scope", \.scope),
-        ("corrects", \.corrects), ("partitionkey", \.partitionkey), ("provider", \.provider),
-    ]
+    /// The attributes the standard reads. `datacontenttype` is read from the `content-type` header in binary
+    /// mode, so `ce_datacontenttype` is accepted there as a fallback only.
+    enum Slot: Int, CaseIterable {
+        case specversion, id, source, type, datacontenttype, dataschema, subject, time
+        case tenant, instance, component, scope, corrects, partitionkey, provider
+
+        var name: StaticString {
+            switch self {
+            case .specversion: "specversion"
+            case .id: "id"
+            case .source: "source"
+            case .type: "type"
+            case .datacontenttype: "datacontenttype"
+            case .dataschema: "dataschema"
+            case .subject: "subject"
+            case .time: "time"
+            case .tenant: "tenant"
+            case .instance: "instance"
+            case .component: "component"
+            case .scope: "scope"
+            case .corrects: "corrects"
+            case .partitionkey: "partitionkey"
+            case .provider: "provider"
+            }
+        }
+
+        /// The slot named exactly `name`, if any.
+        static func named(_ name: UnsafeRawBufferPointer) -> Slot? {
+            guard let base = name.baseAddress else { return nil }
+            for slot in allCases {
+                let literal = slot.name
+                if name.count == literal.utf8CodeUnitCount, memcmp(base, literal.utf8Start, name.count) == 0 { return slot }
+            }
+            return nil
+        }
+    }
 
     /// Attributes that must be strings (all context attributes and the standard's extensions).
     static func isStringAttribute(_ name: String) -> Bool {
-        slots.contains { "\($0.name)" == name }
+        var name = name
+        return name.withUTF8 { Slot.named(UnsafeRawBufferPointer($0)) != nil }
     }
 
-    static func slot(for name: UnsafeRawBufferPointer) -> (name: StaticString, slot: WritableKeyPath<Attributes, String?> & Sendable)? {
-        slots.first { entry in
-            name.count == entry.name.utf8CodeUnitCount
-                && name.elementsEqual(UnsafeRawBufferPointer(start: entry.name.utf8Start, count: entry.name.utf8CodeUnitCount))
+    static func isKnown(_ name: UnsafeRawBufferPointer) -> Bool { Slot.named(name) != nil }
+
+    subscript(slot: Slot) -> String? {
+        get {
+            switch slot {
+            case .specversion: specversion
+            case .id: id
+            case .source: source
+            case .type: type
+            case .datacontenttype: datacontenttype
+            case .dataschema: dataschema
+            case .subject: subject
+            case .time: time
+            case .tenant: tenant
+            case .instance: instance
+            case .component: component
+            case .scope: scope
+            case .corrects: corrects
+            case .partitionkey: partitionkey
+            case .provider: provider
+            }
+        }
+        set {
+            switch slot {
+            case .specversion: specversion = newValue
+            case .id: id = newValue
+            case .source: source = newValue
+            case .type: type = newValue
+            case .datacontenttype: datacontenttype = newValue
+            case .dataschema: dataschema = newValue
+            case .subject: subject = newValue
+            case .time: time = newValue
+            case .tenant: tenant = newValue
+            case .instance: instance = newValue
+            case .component: component = newValue
+            case .scope: scope = newValue
+            case .corrects: corrects = newValue
+            case .partitionkey: partitionkey = newValue
+            case .provider: provider = newValue
+            }
         }
     }
 
@@ -57,12 +128,12 @@ struct Attributes {
 
     /// Sets a known attribute; other (extension) attributes are accepted and ignored.
     mutating func set(_ name: UnsafeRawBufferPointer, _ value: String, findings: inout Findings) {
-        guard let entry = Self.slot(for: name) else { return }
-        if self[keyPath: entry.slot] != nil {
-            findings.add(.duplicateAttribute, "\(entry.name)", "appears twice")
+        guard let slot = Slot.named(name) else { return }
+        if self[slot] != nil {
+            findings.add(.duplicateAttribute, "\(slot.name)", "appears twice")
             return
         }
-        self[keyPath: entry.slot] = value
+        self[slot] = value
     }
 
     /// Checks everything read against CloudEvents and the standard; returns the event when there is no problem.

@@ -85,14 +85,14 @@ public struct UsageEventDecoder: Sendable {
             guard name.count >= 3, name[0] | 0x20 == UInt8(ascii: "c"), name[1] | 0x20 == UInt8(ascii: "e"),
                   name[2] == UInt8(ascii: "_") else { return }
             let attributeName = UnsafeRawBufferPointer(rebasing: name[3...])
-            let printable = String(decoding: attributeName, as: UTF8.self)
             guard Attributes.isValidName(attributeName) else {
+                let printable = String(decoding: attributeName, as: UTF8.self)
                 headerFindings.add(.invalidExtensionName, printable,
                                    "header ce_\(printable): attribute names are lower-case letters and digits, start with a letter, at most 20 characters")
                 return
             }
             guard let headerValue, let text = String(validating: headerValue, as: UTF8.self) else {
-                headerFindings.add(.invalidEncoding, printable, "header value is null or not UTF-8")
+                headerFindings.add(.invalidEncoding, String(decoding: attributeName, as: UTF8.self), "header value is null or not UTF-8")
                 return
             }
             attributes.set(attributeName, text, findings: &headerFindings)

@@ -50,23 +50,58 @@ for index in 0..<count {
                            key: Array(tenant.utf8), value: encoded.value))
 }
 
-var flow = Topology.standard.makeFlow(partition: "bench:0", headers: Headers.self)
-var context = FlowContext()
 let recordTime = Timestamp(milliseconds: start.milliseconds + 86_400_000)
-var counted = 0
-let clock = ContinuousClock()
-let began = clock.now
-for (offset, record) in records.enumerated() {
-    let outcome = record.key.withUnsafeBytes { key in
-        record.value.withUnsafeBytes { value in
-            flow.process(IncomingRecord(headers: record.headers, key: key, value: value, timestamp: recordTime,
-                                        offset: Int64(offset)), context: &context)
+
+/// Times `stages` over every record; returns seconds and how many passed all stages.
+@MainActor
+func time<S: Stage>(_ stages: inout S) -> (Double, Int) where S.Input == IncomingRecord<Headers> {
+    var context = FlowContext()
+    var passed = 0
+    let clock = ContinuousClock()
+    let began = clock.now
+    for (offset, record) in records.enumerated() {
+        let outcome = record.key.withUnsafeBytes { key in
+            record.value.withUnsafeBytes { value in
+                stages.process(IncomingRecord(headers: record.headers, key: key, value: value, timestamp: recordTime,
+                                              offset: Int64(offset)), context: &context)
+            }
         }
+        if case .next = outcome { passed += 1 }
     }
-    if case .next = outcome { counted += 1 }
+    let elapsed = clock.now - began
+    return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, passed)
 }
-let elapsed = clock.now - began
-let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+
+if arguments.count > 3, arguments[3] == "decode" {
+    var decode = Flow { Decode<Headers>(policy: Topology.standard.policy) }
+    for _ in 0..<5 {
+        let seconds = time(&decode).0
+        print(String(format: "  decode only: %.0f ns/event", seconds * 1e9 / Double(count)))
+    }
+    exit(0)
+}
+
+if arguments.count > 3, arguments[3] == "stages" {
+    // Where the time goes: each prefix of the flow on its own.
+    let topology = Topology.standard
+    var decode = Flow { Decode<Headers>(policy: topology.policy) }
+    var dedupe = Flow {
+        Decode<Headers>(policy: topology.policy)
+        Deduplicate(windows: topology.windows, graceMilliseconds: topology.window.graceMilliseconds)
+    }
+    var keyed = Flow {
+        Decode<Headers>(policy: topology.policy)
+        Deduplicate(windows: topology.windows, graceMilliseconds: topology.window.graceMilliseconds)
+        ScopeFilter(rules: topology.scope)
+        KeyBy(topology.key)
+    }
+    for (name, seconds) in [("decode", time(&decode).0), ("+ deduplicate", time(&dedupe).0), ("+ scope + key by", time(&keyed).0)] {
+        print(String(format: "  %-18@ %.0f ns/event", name as NSString, seconds * 1e9 / Double(count)))
+    }
+}
+
+var flow = Topology.standard.makeFlow(partition: "bench:0", headers: Headers.self)
+let (seconds, counted) = time(&flow)
 let totals = flow.second.takeEmissions().count
 print("pipeline-throughput: \(count) \(mode.rawValue)-mode events, \(counted) counted, \(totals) totals, "
       + String(format: "%.3f s, %.0f events/s, %.0f ns/event", seconds, Double(count) / seconds, seconds * 1e9 / Double(count)))
