@@ -6,11 +6,6 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ferris-usage", targets: ["FerrisUsageCLI"]),
-        // Libraries for the benchmark package (benchmarks/) and other tools.
-        .library(name: "UsageStandard", targets: ["UsageStandard"]),
-        .library(name: "UsageStages", targets: ["UsageStages"]),
-        .library(name: "UsageTopology", targets: ["UsageTopology"]),
-        .library(name: "UsageSimulation", targets: ["UsageSimulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,6 +43,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/ferris-usage"),
+        // Benchmark harnesses; their figures live in benchmarks/README.md.
+        .executableTarget(name: "pipeline-throughput",
+                          dependencies: ["UsageStandard", "UsageStages", "UsageTopology", "UsageSimulation"],
+                          path: "benchmarks/pipeline-throughput"),
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "IntegrationTests", dependencies: [

@@ -9,7 +9,7 @@ python3 scripts/check-contract.py
 swift build --build-tests
 # The benchmark harnesses in smoke mode only: they must build and run; their figures live in benchmarks/README.md.
 if [ $# -eq 0 ]; then
-  swift run --package-path benchmarks pipeline-throughput 2000 binary
+  .build/debug/pipeline-throughput 2000 binary
 fi
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")

@@ -1,7 +1,7 @@
 // The in-process pipeline on one core: decode a CloudEvent from Kafka-record bytes -> validate -> deduplicate ->
 // scope -> key by -> hourly window -> aggregate, for pre-encoded records (no broker involved).
 //
-//   swift run -c release --package-path benchmarks pipeline-throughput [EVENTS] [binary|structured]
+//   swift run -c release pipeline-throughput [EVENTS] [binary|structured] [stages|decode]
 import Foundation
 import UsageSimulation
 import UsageStages
