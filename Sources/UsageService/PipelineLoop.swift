@@ -10,8 +10,9 @@ final class PartitionState {
     let topicPartition: KafkaTopicPartition
     var flow: AccountingFlow<KafkaRecord>
     var context = FlowContext()
-    /// When the last record of this partition arrived (wall clock), for idle advancing.
-    var lastRecordAt = ContinuousClock.now
+    /// When `nextOffset` last moved (checked once per poll, not per record), for idle advancing.
+    var lastProgressAt = ContinuousClock.now
+    var lastProgressOffset: Int64?
     /// The next offset to commit ("last processed + 1"); nil until a record was read or a commit found.
     var nextOffset: Int64?
     /// Records below this offset were accounted before the last restart and are only replayed.
@@ -113,7 +114,6 @@ final class PipelineLoop {
         }
         let offset = record.offset
         state.nextOffset = offset + 1
-        state.lastRecordAt = .now
         let replaying = offset < state.replayUntil
         state.context.replaying = replaying
         let incoming = IncomingRecord(headers: record, key: record.key, value: record.value,
@@ -141,8 +141,14 @@ final class PipelineLoop {
         guard let idle = configuration.topology.window.idleMilliseconds else { return }
         let now = ContinuousClock.now
         let wallClock = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-        for state in partitions.values where now - state.lastRecordAt >= .milliseconds(idle) {
-            guard state.flow.second.openWindowCount > 0, let next = state.nextOffset, next >= state.replayUntil,
+        for state in partitions.values {
+            if state.nextOffset != state.lastProgressOffset {
+                state.lastProgressOffset = state.nextOffset
+                state.lastProgressAt = now
+                continue
+            }
+            guard now - state.lastProgressAt >= .milliseconds(idle), state.flow.second.openWindowCount > 0,
+                  let next = state.nextOffset, next >= state.replayUntil,
                   let high = consumer.cachedWatermarks(state.topicPartition)?.high, next >= high else { continue }
             let target = Timestamp(milliseconds: wallClock - idle)
             guard target.milliseconds > (state.context.watermark?.milliseconds ?? .min) else { continue }

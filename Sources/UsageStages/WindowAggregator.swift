@@ -100,17 +100,37 @@ public struct WindowAggregator: Stage {
         }
         let windowKey = WindowKey(key: input.key, start: start)
         let aggregation = aggregations.of(event.metric)
-        var window = open[windowKey] ?? OpenWindow(
-            value: .zero, count: 0, latestTime: .min, unit: event.unit, firstOffset: input.offset, lastOffset: input.offset,
-            dirty: false, provider: event.provider, subjects: aggregation == .distinct ? [] : nil)
-        guard window.unit == event.unit else {
-            return .rejected(UsageDecodeError(.unitMismatch, "data.unit", "is '\(event.unit)' but earlier events of \(input.key) in this window use '\(window.unit)'"))
+        if let index = open.index(forKey: windowKey) {
+            // Updated in place: one hash lookup, no copy of the window state.
+            guard open.values[index].unit == event.unit else {
+                return .rejected(UsageDecodeError(.unitMismatch, "data.unit", "is '\(event.unit)' but earlier events of \(input.key) in this window use '\(open.values[index].unit)'"))
+            }
+            if let error = Self.add(event, offset: input.offset, aggregation: aggregation, replaying: context.replaying,
+                                    to: &open.values[index]) {
+                return .rejected(error.with(key: input.key))
+            }
+        } else {
+            var window = OpenWindow(value: .zero, count: 0, latestTime: .min, unit: event.unit, firstOffset: input.offset,
+                                    lastOffset: input.offset, dirty: false, provider: event.provider,
+                                    subjects: aggregation == .distinct ? [] : nil)
+            if let error = Self.add(event, offset: input.offset, aggregation: aggregation, replaying: context.replaying,
+                                    to: &window) {
+                return .rejected(error.with(key: input.key))
+            }
+            open[windowKey] = window
+            nextCloseAt = Swift.min(nextCloseAt, closesAt)
         }
+        return .next(())
+    }
+
+    /// Adds `event` to `window` per `aggregation`; returns an error when the sum would overflow.
+    private static func add(_ event: UsageEvent, offset: Int64, aggregation: Aggregation, replaying: Bool,
+                            to window: inout OpenWindow) -> UsageDecodeError? {
         let quantity = event.quantity
         switch aggregation {
         case .sum:
             guard let sum = window.value.adding(quantity) else {
-                return .rejected(UsageDecodeError(.totalOverflow, "data.quantity", "would overflow the window total of \(input.key)"))
+                return UsageDecodeError(.totalOverflow, "data.quantity", "would overflow the window total")
             }
             window.value = sum
         case .count:
@@ -130,11 +150,9 @@ public struct WindowAggregator: Stage {
             window.value = Quantity(micros: Int64(window.subjects?.count ?? 0) * Quantity.unit)
         }
         window.count += 1
-        window.lastOffset = Swift.max(window.lastOffset, input.offset)
-        window.dirty = window.dirty || !context.replaying
-        if open[windowKey] == nil { nextCloseAt = Swift.min(nextCloseAt, closesAt) }
-        open[windowKey] = window
-        return .next(())
+        window.lastOffset = Swift.max(window.lastOffset, offset)
+        window.dirty = window.dirty || !replaying
+        return nil
     }
 
     /// Closes the windows the watermark has passed.

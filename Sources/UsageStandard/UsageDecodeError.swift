@@ -64,4 +64,9 @@ public struct UsageDecodeError: Error, Sendable, Equatable, CustomStringConverti
     public var description: String { attribute.isEmpty ? problem : "\(attribute): \(problem)" }
 
     static func malformed(_ problem: String) -> UsageDecodeError { UsageDecodeError(.malformedJSON, "", problem) }
+
+    /// The same error, its problem naming the totals key concerned.
+    public func with(key: UsageKey) -> UsageDecodeError {
+        UsageDecodeError(reason, attribute, "\(problem) of \(key)")
+    }
 }

@@ -293,6 +293,7 @@ public struct UsageEventDecoder: Sendable {
 
     /// Whether `contentType` denotes JSON data (`application/json` or a `+json` suffix).
     static func isJSON(_ contentType: String) -> Bool {
+        if contentType == "application/json" { return true }  // the common case, without parsing
         let type = mediaType(contentType)
         return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json")) || type == "text/json"
     }
