@@ -83,6 +83,4 @@ public var librdkafkaVersionNumber: Int32 { rd_kafka_version() }
 public enum KafkaOffset {
     /// The oldest retained offset.
     public static let beginning: Int64 = -2
-    /// The next offset to be written.
-    public static let end: Int64 = -1
 }

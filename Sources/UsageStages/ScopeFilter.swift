@@ -38,9 +38,6 @@ public struct ScopeFilter: Stage {
         self.rules = rules.contains(.tag) ? rules : [.tag] + rules
     }
 
-    /// Whether `event` is accounted.
-    public func admits(_ event: UsageEvent) -> Bool { !rules.contains { $0.excludes(event) } }
-
     /// Passes accounted events, drops the others naming the rule.
     public mutating func process(_ input: OffsetEvent, context: inout FlowContext) -> StageOutcome<OffsetEvent> {
         for rule in rules where rule.excludes(input.event) { return .dropped(.outOfScope(rule: rule.description)) }

@@ -73,8 +73,6 @@ struct Attributes {
         return name.withUTF8 { Slot.named(UnsafeRawBufferPointer($0)) != nil }
     }
 
-    static func isKnown(_ name: UnsafeRawBufferPointer) -> Bool { Slot.named(name) != nil }
-
     subscript(slot: Slot) -> String? {
         get {
             switch slot {

@@ -99,11 +99,11 @@ public struct UsageEventDecoder: Sendable {
         }
         if structured {
             // Structured mode: every attribute comes from the value; ce_ headers are not part of the event.
+            let contentType = attributes.contentTypeHeader ?? ""
             attributes = Attributes()
-            guard let contentType = headerValueText(headers, "content-type"),
-                  Self.isStructuredJSON(contentType) else {
+            guard Self.isStructuredJSON(contentType) else {
                 findings.add(.unsupportedContentType, "content-type",
-                             "structured mode supports a single event as application/cloudevents+json, got '\(headerValueText(headers, "content-type") ?? "")'")
+                             "structured mode supports a single event as application/cloudevents+json, got '\(contentType)'")
                 return nil
             }
             guard let value, !value.isEmpty else {
@@ -135,14 +135,6 @@ public struct UsageEventDecoder: Sendable {
             }
         }
         return attributes.validate(policy: policy, key: key, referenceTime: referenceTime, findings: &findings)
-    }
-
-    private func headerValueText(_ headers: some CloudEventHeaderSource, _ name: StaticString) -> String? {
-        var result: String?
-        headers.forEachHeader { headerName, value in
-            if Self.equalsIgnoringCase(headerName, name), let value { result = String(validating: value, as: UTF8.self) }
-        }
-        return result
     }
 
     /// Reads a structured-mode event. Broken JSON throws; every other problem is a finding and reading goes on,

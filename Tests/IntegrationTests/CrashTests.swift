@@ -30,12 +30,8 @@ struct CrashTests {
         let hours = Self.long ? 28 : 6
         let kills = Self.long ? 12 : 4
         let scenarios = Self.long ? Scenario.all + Scenario.all.map { renamed($0, "b") } + Scenario.all.map { renamed($0, "c") } : Scenario.all
-        let records = UsageSimulator(seed: 77, start: Timestamp(milliseconds: h13 - Int64(hours) * hourMs + 2 * hourMs), hours: hours)
-            .records(for: scenarios).map { record in
-                var moved = record
-                moved.topic = world.topic(record.event.instance)
-                return moved
-            }
+        let records = world.records(UsageSimulator(seed: 77, start: Timestamp(milliseconds: h13 - Int64(hours) * hourMs + 2 * hourMs),
+                                                   hours: hours), scenarios)
         let topics = Set(records.map(\.topic)).sorted()
         try await world.createTopics(topics, partitions: 2)
         let topologyFile = try Self.topologyFile(for: world)
@@ -92,12 +88,7 @@ struct CrashTests {
     @Test("two instances share the group; a third joins and one leaves mid-run; totals stay exact")
     func joinAndLeave() async throws {
         let world = World()
-        let records = UsageSimulator(seed: 31, start: Timestamp(milliseconds: h13 - 4 * hourMs), hours: 6)
-            .records(for: Scenario.all).map { record in
-                var moved = record
-                moved.topic = world.topic(record.event.instance)
-                return moved
-            }
+        let records = world.records(UsageSimulator(seed: 31, start: Timestamp(milliseconds: h13 - 4 * hourMs), hours: 6), Scenario.all)
         let topics = Set(records.map(\.topic)).sorted()
         try await world.createTopics(topics, partitions: 3)
         let topologyFile = try Self.topologyFile(for: world)

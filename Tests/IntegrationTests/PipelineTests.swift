@@ -23,6 +23,15 @@ struct World {
                                    totalsTable: table, commitIntervalMilliseconds: 200)
     }
 
+    /// `simulator`'s records for `scenarios`, moved onto this world's instance topics.
+    func records(_ simulator: UsageSimulator, _ scenarios: [Scenario]) -> [SimulatedRecord] {
+        simulator.records(for: scenarios).map { record in
+            var moved = record
+            moved.topic = topic(record.event.instance)
+            return moved
+        }
+    }
+
     func createTopics(_ names: [String], partitions: Int32) async throws {
         let kafka = try TestServices.kafka
         try await TestServices.blocking {
@@ -122,12 +131,7 @@ struct PipelineTests {
     @Test("a restart in the middle of open windows rebuilds them: totals stay exact in both sinks")
     func restartKeepsTotalsExact() async throws {
         let world = World()
-        let simulator = UsageSimulator(seed: 11, start: Timestamp(milliseconds: h13), hours: 4, samplesPerHour: 6)
-        let records = simulator.records(for: Scenario.all).map { record in
-            var moved = record
-            moved.topic = world.topic(record.event.instance)
-            return moved
-        }
+        let records = world.records(UsageSimulator(seed: 11, start: Timestamp(milliseconds: h13), hours: 4, samplesPerHour: 6), Scenario.all)
         let topics = Set(records.map(\.topic)).sorted()
         try await world.createTopics(topics, partitions: 2)
         // The first run sees 60 % of each instance's events, cutting through open windows.
@@ -157,12 +161,7 @@ extension PipelineTests {
     @Test("a running service picks up an instance topic created later; the rebalance keeps totals exact")
     func newTopicWhileRunning() async throws {
         let world = World()
-        let simulator = UsageSimulator(seed: 5, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4)
-        let records = simulator.records(for: [Scenario.singleUserGCP, Scenario.teamDatabricks]).map { record in
-            var moved = record
-            moved.topic = world.topic(record.event.instance)
-            return moved
-        }
+        let records = world.records(UsageSimulator(seed: 5, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4), [Scenario.singleUserGCP, Scenario.teamDatabricks])
         let first = world.topic("solo-gcp"), later = world.topic("team-gcp")
         try await world.createTopics([first], partitions: 2)
         try await world.produce(records.filter { $0.topic == first }.map { $0.outgoing() })
@@ -199,12 +198,7 @@ extension PipelineTests {
     @Test("a failed write to PostgreSQL stops the run without checkpointing past it; the next run is exact")
     func failedSinkWrite() async throws {
         let world = World()
-        let simulator = UsageSimulator(seed: 3, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4)
-        let records = simulator.records(for: [Scenario.singleUserGCP]).map { record in
-            var moved = record
-            moved.topic = world.topic(record.event.instance)
-            return moved
-        }
+        let records = world.records(UsageSimulator(seed: 3, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4), [Scenario.singleUserGCP])
         try await world.createTopics([world.topic("solo-gcp")], partitions: 1)
         try await world.produce(records.map { $0.outgoing() })
         // Make every insert into the totals table fail, as a broken database would.
@@ -236,12 +230,7 @@ extension PipelineTests {
         let world = World()
         var topology = Topology.standard
         topology.window.idleMilliseconds = 1_000
-        let records = UsageSimulator(seed: 9, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4)
-            .records(for: [Scenario.singleUserGCP]).map { record in
-                var moved = record
-                moved.topic = world.topic(record.event.instance)
-                return moved
-            }
+        let records = world.records(UsageSimulator(seed: 9, start: Timestamp(milliseconds: h13), hours: 2, samplesPerHour: 4), [Scenario.singleUserGCP])
         try await world.createTopics([world.topic("solo-gcp")], partitions: 1)
         try await world.produce(records.map { $0.outgoing() })
         let expected = ExpectedTotals(records: records)

@@ -21,22 +21,12 @@ struct DocumentedExamplesTests {
         let events = try String(contentsOf: Self.examples.appendingPathComponent("\(name).events.jsonl"), encoding: .utf8)
         let documented = try String(contentsOf: Self.examples.appendingPathComponent("\(name).totals.jsonl"), encoding: .utf8)
         // One topic per instance, one partition: offsets count each instance's events in file order.
-        var flows: [String: (flow: AccountingFlow<StructuredModeHeaders>, context: FlowContext, next: Int64)] = [:]
+        var partitions = Partitions(topology: topology)
         for line in events.split(separator: "\n") {
             let instance = try #require(line.firstMatch(of: /"instance":"([^"]+)"/)?.1)
-            let partition = "ferris.events.\(instance):0"
-            var entry = flows[partition] ?? (topology.makeFlow(partition: partition), FlowContext(), 0)
-            let outcome = Array(line.utf8).withUnsafeBytes {
-                entry.flow.process(IncomingRecord(headers: StructuredModeHeaders(), key: nil, value: $0, timestamp: nil,
-                                                  offset: entry.next), context: &entry.context)
-            }
-            if case .rejected(let error) = outcome { Issue.record("rejected: \(error)") }
-            entry.next += 1
-            flows[partition] = entry
+            partitions.process(partition: "ferris.events.\(instance):0", key: nil, value: Array(line.utf8), timestamp: nil)
         }
-        var totals: [UsageTotal] = []
-        for partition in flows.keys.sorted() { totals += flows[partition]?.flow.second.takeEmissions() ?? [] }
-        totals.sort { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }
+        let totals = partitions.takeEmissions()
         let actual = totals.map { String(decoding: UsageTotalCodec.encode($0, source: "/ferris-usage/ferris-usage"), as: UTF8.self) }
         let expected = documented.split(separator: "\n").map(String.init)
         #expect(actual == expected, "actual totals:\n\(actual.joined(separator: "\n"))")
@@ -48,30 +38,51 @@ struct DocumentedExamplesTests {
         let topology = try Topology.load(path: Self.topologies.appendingPathComponent("\(name).yaml").path)
         let scenario = try #require(Scenario.named(name))
         let records = UsageSimulator(seed: 2026, start: Timestamp(milliseconds: 1_795_564_800_000), hours: 24).records(for: [scenario])
-        var flows: [String: (flow: AccountingFlow<StructuredModeHeaders>, context: FlowContext, next: Int64)] = [:]
+        var partitions = Partitions(topology: topology)
         for record in records {
-            var entry = flows[record.topic] ?? (topology.makeFlow(partition: record.topic), FlowContext(), 0)
-            let encoded = UsageEventEncoder.encode(record.event, mode: .structured)
-            let key = Array(record.key.utf8)
-            let outcome = key.withUnsafeBytes { keyBytes in
-                encoded.value.withUnsafeBytes {
-                    entry.flow.process(IncomingRecord(headers: StructuredModeHeaders(), key: keyBytes, value: $0,
-                                                      timestamp: Timestamp(milliseconds: 1_795_651_200_000), offset: entry.next),
-                                       context: &entry.context)
-                }
-            }
-            if case .rejected(let error) = outcome { Issue.record("rejected: \(error)") }
-            entry.next += 1
-            flows[record.topic] = entry
+            partitions.process(partition: record.topic, key: Array(record.key.utf8),
+                               value: UsageEventEncoder.encode(record.event, mode: .structured).value,
+                               timestamp: Timestamp(milliseconds: 1_795_651_200_000))
         }
         var latest: [String: UsageTotal] = [:]
-        for topic in flows.keys.sorted() {
-            for total in flows[topic]?.flow.second.takeEmissions() ?? [] { latest[total.recordKey] = total }
-        }
+        for total in partitions.takeEmissions() { latest[total.recordKey] = total }
         let expected = ExpectedTotals(records: records, scope: topology.scope, key: topology.key)
         #expect(!expected.entries.isEmpty)
         #expect(expected.differences(from: Array(latest.values)) == [])
     }
+}
+
+/// One topology flow per partition, fed structured-mode records in order (offsets count per partition).
+struct Partitions {
+    let topology: Topology
+    private var flows: [String: (flow: AccountingFlow<StructuredModeHeaders>, context: FlowContext, next: Int64)] = [:]
+
+    init(topology: Topology) { self.topology = topology }
+
+    mutating func process(partition: String, key: [UInt8]?, value: [UInt8], timestamp: Timestamp?) {
+        var entry = flows[partition] ?? (topology.makeFlow(partition: partition), FlowContext(), 0)
+        let outcome = withOptional(key) { keyBytes in
+            value.withUnsafeBytes {
+                entry.flow.process(IncomingRecord(headers: StructuredModeHeaders(), key: keyBytes, value: $0,
+                                                  timestamp: timestamp, offset: entry.next), context: &entry.context)
+            }
+        }
+        if case .rejected(let error) = outcome { Issue.record("rejected: \(error)") }
+        entry.next += 1
+        flows[partition] = entry
+    }
+
+    /// Every partition's emissions, sorted by key and window.
+    mutating func takeEmissions() -> [UsageTotal] {
+        var totals: [UsageTotal] = []
+        for partition in flows.keys.sorted() { totals += flows[partition]?.flow.second.takeEmissions() ?? [] }
+        return totals.sorted { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }
+    }
+}
+
+func withOptional<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+    guard let bytes else { return body(nil) }
+    return bytes.withUnsafeBytes { body($0) }
 }
 
 @Suite("Schemas agree with the code")
