@@ -180,6 +180,43 @@ public final class KafkaConsumer: @unchecked Sendable {
         return result
     }
 
+    /// Stops fetching `partitions` (they stay assigned; `poll` still serves rebalances) until `resume`.
+    public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
+        let list = TopicPartitionList(partitions)
+        let err = rd_kafka_pause_partitions(handle, list.pointer)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "pause \(partitions)") }
+    }
+
+    /// Resumes fetching `partitions` paused with `pause`.
+    public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
+        guard !partitions.isEmpty else { return }
+        let list = TopicPartitionList(partitions)
+        let err = rd_kafka_resume_partitions(handle, list.pointer)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "resume \(partitions)") }
+    }
+
+    /// For each partition, the earliest offset whose record timestamp is at or after `timestampMilliseconds`
+    /// (every earlier record is older), or the end offset when there is none; asked of the broker.
+    public func offsets(forTimestamp timestampMilliseconds: Int64, _ partitions: [KafkaTopicPartition],
+                        timeoutMilliseconds: Int32 = 10_000) throws(KafkaError) -> [KafkaTopicPartition: Int64] {
+        guard !partitions.isEmpty else { return [:] }
+        let list = TopicPartitionList(capacity: partitions.count)
+        for tp in partitions { list.add(tp, offset: timestampMilliseconds) }
+        let err = rd_kafka_offsets_for_times(handle, list.pointer, timeoutMilliseconds)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.operation, err, context: "look up offsets by time for \(partitions)")
+        }
+        var result: [KafkaTopicPartition: Int64] = [:]
+        for element in list.elements {
+            guard element.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.operation, element.error, context: "look up offset by time for \(element.tp)")
+            }
+            result[element.tp] = element.offset
+        }
+        return result
+    }
+
     /// Leaves the group (running the revoke handler) and stops consuming. Safe to call twice.
     public func close() {
         guard !closed else { return }

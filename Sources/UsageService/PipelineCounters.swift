@@ -17,10 +17,16 @@ public final class PipelineCounters: Sendable {
         public var rejected: [String: Int] = [:]
         /// Events whose window had already closed.
         public var late = 0
-        /// Totals written to both sinks.
+        /// Totals committed to the totals topic.
         public var totalsWritten = 0
-        /// Offset commits made.
+        /// Kafka transactions committed (each commits totals, dead letters, checkpoints and offsets).
         public var commits = 0
+        /// Time spent committing those transactions, in microseconds.
+        public var commitMicroseconds: Int64 = 0
+        /// Totals written to PostgreSQL by the sink.
+        public var sinkRowsWritten = 0
+        /// Failed PostgreSQL writes (each retried with backoff).
+        public var sinkFailures = 0
 
         /// All rejected records.
         public var rejectedTotal: Int { rejected.values.reduce(0, +) }
@@ -34,10 +40,19 @@ public final class PipelineCounters: Sendable {
             late += other.late
             totalsWritten += other.totalsWritten
             commits += other.commits
+            commitMicroseconds += other.commitMicroseconds
+            sinkRowsWritten += other.sinkRowsWritten
+            sinkFailures += other.sinkFailures
         }
     }
 
     private let state = Mutex(Snapshot())
+    private let lag = Atomic<Int>(0)
+
+    /// Totals not yet written to PostgreSQL (read from the totals topic or still behind its end).
+    public var sinkLag: Int { lag.load(ordering: .relaxed) }
+
+    func setSinkLag(_ value: Int) { lag.store(value, ordering: .relaxed) }
 
     /// Creates zeroed counters.
     public init() {}

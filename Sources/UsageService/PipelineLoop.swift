@@ -17,12 +17,19 @@ final class PartitionState {
     var nextOffset: Int64?
     /// Records below this offset were accounted before the last restart and are only replayed.
     var replayUntil: Int64 = -1
-    /// The offset of the last checkpoint written.
-    var checkpointedOffset: Int64?
+    /// The last checkpoint committed (with its offset) in a Kafka transaction.
+    var committed: Checkpoint?
 
     init(_ tp: KafkaTopicPartition, topology: Topology) {
         topicPartition = tp
         flow = topology.makeFlow(partition: "\(tp.topic):\(tp.partition)")
+    }
+
+    /// The checkpoint to commit now; nil while the partition is still being rebuilt or nothing was read.
+    var checkpoint: Checkpoint? {
+        guard let next = nextOffset, next >= replayUntil else { return nil }
+        return Checkpoint(topicPartition, nextOffset: next, rebuildFrom: min(flow.second.rebuildFrom ?? next, next),
+                          watermark: context.watermark)
     }
 }
 
@@ -31,8 +38,8 @@ final class PipelineLoop {
     private let pipeline: UsagePipeline
     private let configuration: UsagePipelineConfiguration
     private let logger: Logger
+    /// Transactional: totals, dead letters, checkpoints and consumer offsets commit together or not at all.
     private let producer: KafkaProducer
-    private let sink: PostgresTotalsSink
     private var consumer: KafkaConsumer?
     private var partitions: [KafkaTopicPartition: PartitionState] = [:]
     /// State of partitions revoked at the last rebalance, kept in case they come straight back.
@@ -42,6 +49,8 @@ final class PipelineLoop {
     private var rebalanceError: Error?
     private var rejectionsLogged = 0
     private var deadLetterFailure: KafkaError?
+    /// Dead letters were sent in the open transaction.
+    private var deadLettersPending = false
     /// Set once a flush failed: totals it had taken may be lost from memory, so no later checkpoint may be
     /// written by this loop (the restart rebuilds from the last good one).
     private var flushFailure: Error?
@@ -64,9 +73,15 @@ final class PipelineLoop {
             KafkaNewTopic(name: configuration.totalsTopic, partitions: 3, configs: ["cleanup.policy": "compact"]),
             KafkaNewTopic(name: configuration.deadLetterTopic, partitions: 3,
                           configs: ["cleanup.policy": "delete", "retention.ms": "\(35 * 86_400_000)"]),
+            KafkaNewTopic(name: configuration.checkpointTopic, partitions: 1,
+                          configs: ["cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"]),
         ])
-        producer = try KafkaProducer(configuration: configuration.kafka, logger: logger)
-        sink = try PostgresTotalsSink(url: configuration.databaseURL, table: configuration.topology.sinks.table, logger: logger)
+        var producerConfiguration = configuration.kafka
+        producerConfiguration["transactional.id"] = configuration.transactionalID
+        producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
+        // Fences an earlier process with the same transactional id and aborts what it left open.
+        try producer.initTransactions()
+        try producer.beginTransaction()
     }
 
     func run() throws {
@@ -161,7 +176,7 @@ final class PipelineLoop {
     }
 
     /// Sends a rejected record to the dead-letter topic unchanged, with headers giving the reason, a message and
-    /// where it came from. Delivery is awaited with the next flush, before the checkpoint that passes it.
+    /// where it came from, in the open transaction (so it is committed with the offset that passes it).
     private func reject(_ record: KafkaRecord, _ error: UsageDecodeError, _ state: PartitionState) {
         delta.rejected[error.reason.rawValue, default: 0] += 1
         if rejectionsLogged < 20 {
@@ -177,6 +192,7 @@ final class PipelineLoop {
             KafkaHeader(name: DeadLetter.partition, string: String(state.topicPartition.partition)),
             KafkaHeader(name: DeadLetter.offset, string: String(record.offset)),
         ]
+        deadLettersPending = true
         do {
             try producer.send(topic: configuration.deadLetterTopic, key: record.key.map { Array($0) },
                               value: record.value.map { Array($0) }, headers: headers,
@@ -187,47 +203,57 @@ final class PipelineLoop {
         }
     }
 
-    /// Emits changed totals to the totals topic (acknowledged), then writes them with the partitions'
-    /// checkpoints to PostgreSQL in one transaction, then commits the consumer offsets.
+    /// Commits one Kafka transaction holding the changed totals, the dead letters sent since the last one, each
+    /// changed partition's checkpoint and the consumer offsets, then opens the next. A failure aborts the
+    /// transaction and poisons the loop: memory is ahead of what committed, so only a restart (which restores from
+    /// the committed checkpoints) may continue.
     private func flush(_ consumer: KafkaConsumer) throws {
         if let flushFailure { throw flushFailure }
         do {
-            try emitAndCheckpoint(consumer)
+            try commitTransaction(consumer)
         } catch {
             flushFailure = error
+            do {
+                try producer.abortTransaction()
+            } catch let abortError {
+                logger.error("aborting the failed transaction failed too: \(abortError)")
+            }
             throw error
         }
     }
 
-    private func emitAndCheckpoint(_ consumer: KafkaConsumer) throws {
+    private func commitTransaction(_ consumer: KafkaConsumer) throws {
         rejectionsLogged = 0
         if let failure = deadLetterFailure { throw failure }
         var totals: [UsageTotal] = []
-        for state in partitions.values { totals.append(contentsOf: state.flow.second.takeEmissions()) }
         var checkpoints: [Checkpoint] = []
         for state in partitions.values {
-            guard let next = state.nextOffset, next != state.checkpointedOffset else { continue }
-            checkpoints.append(Checkpoint(state.topicPartition, nextOffset: next,
-                                          rebuildFrom: min(state.flow.second.rebuildFrom ?? next, next),
-                                          watermark: state.context.watermark))
+            totals.append(contentsOf: state.flow.second.takeEmissions())
+            if let checkpoint = state.checkpoint, checkpoint != state.committed { checkpoints.append(checkpoint) }
         }
-        guard !totals.isEmpty || !checkpoints.isEmpty else { return }
-        // Awaiting deliveries covers the dead-letter records sent since the last flush too.
+        guard !totals.isEmpty || !checkpoints.isEmpty || deadLettersPending else { return }
+        let clock = ContinuousClock()
+        let started = clock.now
         for total in totals {
             try producer.send(topic: configuration.totalsTopic, key: Array(total.recordKey.utf8),
                               value: UsageTotalCodec.encode(total, source: configuration.totalsSource),
                               headers: totalsHeaders)
         }
-        try producer.awaitDeliveries()
-        try sink.write(totals, checkpoints: checkpoints, group: configuration.groupID)
-        delta.totalsWritten += totals.count
-        for checkpoint in checkpoints { partitions[checkpoint.topicPartition]?.checkpointedOffset = checkpoint.nextOffset }
-        if !checkpoints.isEmpty {
-            // Committed offsets are for lag monitoring and tools; the checkpoint is what restarts use.
-            try consumer.commit(checkpoints.map { KafkaCommittedOffset($0.topicPartition, offset: $0.nextOffset) })
-            delta.commits += 1
+        for checkpoint in checkpoints {
+            try producer.send(topic: configuration.checkpointTopic, key: checkpoint.recordKey(group: configuration.groupID),
+                              value: checkpoint.recordValue)
         }
+        try producer.sendOffsetsToTransaction(
+            checkpoints.map { KafkaCommittedOffset($0.topicPartition, offset: $0.nextOffset) }, consumer: consumer)
+        try producer.commitTransaction()
+        deadLettersPending = false
+        for checkpoint in checkpoints { partitions[checkpoint.topicPartition]?.committed = checkpoint }
+        delta.totalsWritten += totals.count
+        delta.commits += 1
+        let elapsed = (clock.now - started).components
+        delta.commitMicroseconds += elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
         publishCounters()
+        try producer.beginTransaction()
     }
 
     private func publishCounters() {
@@ -254,37 +280,46 @@ final class PipelineLoop {
         }
     }
 
+    /// Restores each assigned partition at the group's committed offset: from the checkpoint committed with that
+    /// offset, the partition is re-read silently from the checkpoint's rebuild-from offset, which restores its open
+    /// windows and dedupe memory. A partition revoked and given straight back at the offset it committed keeps its
+    /// state.
     private func assign(_ assigned: [KafkaTopicPartition], _ consumer: KafkaConsumer) throws -> [KafkaTopicPartition: Int64] {
-        let checkpoints = try sink.checkpoints(group: configuration.groupID, partitions: assigned)
-        let missing = assigned.filter { checkpoints[$0] == nil }
-        let committed = missing.isEmpty ? [] : try consumer.committed(missing)
-        var starts: [KafkaTopicPartition: Int64] = [:]
         defer { revoked = [:] }
+        var committed: [KafkaTopicPartition: Int64] = [:]
+        for entry in try consumer.committed(assigned) where entry.offset >= 0 { committed[entry.topicPartition] = entry.offset }
+        var starts: [KafkaTopicPartition: Int64] = [:]
+        var toRestore: [KafkaTopicPartition] = []
         for tp in assigned {
-            // A partition that comes back at the offset we checkpointed (nobody else accounted it meanwhile)
-            // keeps its in-memory state: no rebuild needed.
-            if let kept = revoked[tp], let checkpoint = checkpoints[tp],
-               kept.checkpointedOffset == checkpoint.nextOffset, kept.nextOffset == checkpoint.nextOffset {
+            if let kept = revoked[tp], let offset = committed[tp], kept.nextOffset == offset, kept.committed?.nextOffset == offset {
                 partitions[tp] = kept
-                starts[tp] = checkpoint.nextOffset
-                continue
+                starts[tp] = offset
+            } else {
+                partitions[tp] = PartitionState(tp, topology: configuration.topology)
+                if committed[tp] != nil { toRestore.append(tp) }
             }
-            let state = PartitionState(tp, topology: configuration.topology)
-            partitions[tp] = state
-            if let checkpoint = checkpoints[tp] {
-                state.nextOffset = checkpoint.nextOffset
-                state.checkpointedOffset = checkpoint.nextOffset
-                state.replayUntil = checkpoint.nextOffset
+        }
+        guard !toRestore.isEmpty else { return starts }
+        let checkpoints = try Checkpoint.readAll(configuration.kafka, topic: configuration.checkpointTopic,
+                                                 group: configuration.groupID, logger: logger)
+        for tp in toRestore {
+            guard let state = partitions[tp], let offset = committed[tp] else { continue }
+            state.nextOffset = offset
+            state.replayUntil = offset
+            // The checkpoint committed with this offset; failing that (e.g. the checkpoint topic lost records), the
+            // latest older one: any earlier checkpoint's rebuild-from offset also covers every window open at
+            // `offset`. Newer ones belong to transactions that did not commit.
+            if let best = checkpoints[tp]?.keys.filter({ $0 <= offset }).max(), let checkpoint = checkpoints[tp]?[best] {
                 state.context.watermark = checkpoint.watermark
+                if best == offset { state.committed = checkpoint }
                 starts[tp] = checkpoint.rebuildFrom
-                logger.info("resuming from checkpoint", metadata: [
-                    "partition": "\(tp)", "rebuild_from": "\(checkpoint.rebuildFrom)", "next_offset": "\(checkpoint.nextOffset)"])
-            } else if let offset = committed.first(where: { $0.topicPartition == tp })?.offset, offset >= 0 {
-                // Offsets committed without a checkpoint (e.g. the checkpoint table was dropped): open windows
-                // cannot be rebuilt, so their totals restart from this offset.
-                logger.warning("no checkpoint for a partition with committed offsets; open windows are not rebuilt",
-                               metadata: ["partition": "\(tp)", "offset": "\(offset)"])
-                state.nextOffset = offset
+                logger.info("restoring from checkpoint", metadata: [
+                    "partition": "\(tp)", "rebuild_from": "\(checkpoint.rebuildFrom)", "next_offset": "\(offset)",
+                    "exact_checkpoint": "\(best == offset)"])
+            } else {
+                starts[tp] = KafkaOffset.beginning
+                logger.warning("no checkpoint for a partition with a committed offset: rebuilding from its beginning",
+                               metadata: ["partition": "\(tp)", "next_offset": "\(offset)"])
             }
         }
         return starts

@@ -6,45 +6,48 @@ import UsageStandard
 /// Reads the current totals back, as a billing consumer would: from the compacted totals topic (latest
 /// record per key) and from the PostgreSQL table. Blocking: call from a dedicated thread.
 public enum TotalsReader {
-    /// The latest total per record key on `topic`, read from the beginning to the current end.
+    /// The current total per record key on `topic` (`read_committed`, from the beginning to the current end): the
+    /// latest record of the highest revision, left out when that revision retracted it.
     public static func fromKafka(_ kafka: KafkaConfiguration, topic: String, logger: Logger) throws -> [UsageTotal] {
         var latest: [String: UsageTotal] = [:]
-        try KafkaTopicReader.readAll(kafka, topic: topic, logger: logger) { record in
+        var config = kafka
+        config["isolation.level"] = "read_committed"
+        try KafkaTopicReader.readAll(config, topic: topic, logger: logger) { record in
             guard let key = record.key.map({ String(decoding: $0, as: UTF8.self) }) else { return }
             guard let value = record.value else {
                 latest[key] = nil
                 return
             }
             switch UsageTotalCodec.decode(Array(value)) {
-            case .success(let total): latest[key] = total
+            case .success(let total): if total.revision >= latest[key]?.revision ?? 0 { latest[key] = total }
             case .failure(let error): throw UsageServiceError("a record on \(topic) is not a usage total: \(error)")
             }
         }
-        return Array(latest.values)
+        return latest.values.filter { $0.status != .retracted }
     }
 
-    /// Every row of the totals table.
+    /// The current totals (the view `table`: highest revision per key and window, retractions left out).
     public static func fromPostgres(url: String, table: String = "usage_totals", logger: Logger) throws -> [UsageTotal] {
         let db = try PostgresConnection(url: url, logger: logger)
         let rows = try db.query("""
             SELECT tenant, instance, component, metric,
                    to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                    to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                   quantity::text, unit, event_count, status, source_partition, last_offset, host_provider
+                   quantity::text, unit, event_count, status, source_partition, last_offset, host_provider, revision
             FROM \(table)
             """)
         return try rows.map { row in
             guard let start = row[4].flatMap(Timestamp.parse), let end = row[5].flatMap(Timestamp.parse),
                   let quantityText = row[6], case .success(let quantity) = Quantity.parse(quantityText),
                   let count = row[8].flatMap({ Int64($0) }), let status = row[9].flatMap(TotalStatus.init(rawValue:)),
-                  let offset = row[11].flatMap({ Int64($0) }) else {
+                  let offset = row[11].flatMap({ Int64($0) }), let revision = row[13].flatMap({ Int64($0) }) else {
                 throw UsageServiceError("unexpected row in \(table): \(row.values)")
             }
             return UsageTotal(key: UsageKey(tenant: row[0] ?? "", instance: row[1] ?? "", component: row[2] ?? "",
                                             metric: row[3] ?? ""),
                               windowStart: start, windowEnd: end, quantity: quantity, unit: row[7] ?? "",
                               eventCount: count, status: status, sourcePartition: row[10] ?? "", lastOffset: offset,
-                              provider: row[12])
+                              provider: row[12], revision: revision)
         }
     }
 }

@@ -12,14 +12,13 @@ extension KafkaRecord: CloudEventHeaderSource {}
 /// The accounting service: consumes the instance event topics of its topology as a consumer group, runs each
 /// partition's records through the topology's flow of stages (decode and validate, deduplicate, scope, key by,
 /// window), sends rejected and late records to the dead-letter topic, and writes totals to the compacted totals
-/// topic and to PostgreSQL.
+/// topic; a second loop copies the totals topic into PostgreSQL (`PostgresSinkLoop`).
 ///
-/// Progress is recorded only after both sinks have the totals that cover it: totals are produced and
-/// acknowledged by the broker, then written to PostgreSQL together with each partition's `Checkpoint`
-/// (next offset, rebuild-from offset, watermark) in one transaction, then the consumer offsets are committed.
-/// On assignment the open windows are rebuilt by re-reading the partition silently from the checkpoint's
-/// rebuild-from offset: totals are absolute and deterministic, so a total re-emitted after a crash equals
-/// the one emitted before it.
+/// Exactly once: every commit interval one Kafka transaction commits the changed totals, the dead letters, each
+/// changed partition's `Checkpoint` (on the compacted checkpoint topic) and the consumer offsets, fenced by the
+/// consumer group generation. On assignment a partition is restored from the checkpoint committed with the group's
+/// offset, by re-reading it silently from the checkpoint's rebuild-from offset: processing is a pure function of the
+/// records, so the restored windows and dedupe memory are exactly those of the committed state.
 public final class UsagePipeline: Service, Sendable {
     /// When `run` returns.
     public enum RunMode: Sendable {
@@ -37,6 +36,7 @@ public final class UsagePipeline: Service, Sendable {
     private let logger: Logger
     private let mode: RunMode
     private let stopRequested = Atomic<Bool>(false)
+    private let accountingFinished = Atomic<Bool>(false)
 
     /// Creates the pipeline; nothing connects until `run`.
     public init(configuration: UsagePipelineConfiguration, mode: RunMode = .continuous, logger: Logger) {
@@ -45,16 +45,39 @@ public final class UsagePipeline: Service, Sendable {
         self.logger = logger
     }
 
-    /// Runs the flow on a dedicated thread until cancelled, shut down gracefully, caught up (per `RunMode`)
-    /// or failed. On the way out it emits, commits and leaves the group.
+    /// Runs the accounting loop and the PostgreSQL sink loop, each on a dedicated thread, until cancelled, shut down
+    /// gracefully, caught up (per `RunMode`) or failed. On the way out the accounting loop commits and leaves the
+    /// group. If either loop fails, both stop and the error is thrown.
     public func run() async throws {
         try await withTaskCancellationOrGracefulShutdownHandler {
-            try await DedicatedThread.run(name: "ferris-usage-pipeline") { [self] in
-                let loop = try PipelineLoop(pipeline: self)
-                try loop.run()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { [self] in
+                    try await runStoppingAllOnError(thread: "ferris-usage-accounting") {
+                        defer { self.accountingFinished.store(true, ordering: .relaxed) }
+                        try PipelineLoop(pipeline: self).run()
+                    }
+                }
+                group.addTask { [self] in
+                    try await runStoppingAllOnError(thread: "ferris-usage-postgres") {
+                        let stopWhenCaughtUp = if case .untilCaughtUp = self.mode { true } else { false }
+                        try PostgresSinkLoop(pipeline: self).run(stopWhenCaughtUp: stopWhenCaughtUp) {
+                            self.accountingFinished.load(ordering: .relaxed)
+                        }
+                    }
+                }
+                try await group.waitForAll()
             }
         } onCancelOrGracefulShutdown: { [self] in
-            stopRequested.store(true, ordering: .relaxed)
+            requestStop()
+        }
+    }
+
+    private func runStoppingAllOnError(thread: String, _ body: @escaping @Sendable () throws -> Void) async throws {
+        do {
+            try await DedicatedThread.run(name: thread, body)
+        } catch {
+            requestStop()
+            throw error
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Kafka
 import UsageStages
 import UsageStandard
@@ -36,7 +37,10 @@ public struct UsagePipelineConfiguration: Sendable {
         self.topology = topology
         self.commitIntervalMilliseconds = commitIntervalMilliseconds
         self.memberID = nil
+        self.instanceNonce = UUID().uuidString
     }
+
+    private let instanceNonce: String
 
     /// The consumer group; replicas with the same group share the partitions.
     public var groupID: String { topology.source.group }
@@ -44,6 +48,14 @@ public struct UsagePipelineConfiguration: Sendable {
     public var totalsTopic: String { topology.sinks.totalsTopic }
     /// Where rejected and late records go.
     public var deadLetterTopic: String { topology.sinks.deadLetterTopic }
+    /// The compacted topic holding each input partition's checkpoint (written in the totals' transactions).
+    public var checkpointTopic: String { totalsTopic + ".checkpoints" }
+    /// The producer's `transactional.id`: stable across restarts of one replica when `memberID` is set, so that a
+    /// restart fences the crashed process and aborts its open transaction at once (otherwise the broker aborts it
+    /// after `transaction.timeout.ms`). Zombies are also fenced through the consumer group generation.
+    public var transactionalID: String { "ferris-usage.\(groupID).\(memberID ?? instanceNonce)" }
+    /// The consumer group of the PostgreSQL sink, which reads the totals topic.
+    public var sinkGroupID: String { groupID + ".postgres" }
     /// The CloudEvents `source` of emitted totals.
     public var totalsSource: String { "/ferris-usage/\(groupID)" }
 
@@ -54,6 +66,7 @@ public struct UsagePipelineConfiguration: Sendable {
             "max.poll.interval.ms": "60000",
             "topic.metadata.refresh.interval.ms": "5000",
             "partition.assignment.strategy": "range,roundrobin",
+            "isolation.level": "read_committed",
         ])
         config["group.id"] = groupID
         if let memberID { config["group.instance.id"] = memberID }

@@ -4,6 +4,9 @@ public enum TotalStatus: String, Sendable, Equatable {
     case provisional
     /// The window closed (its end plus grace passed); this is the billable figure.
     case final
+    /// A re-accounting (replay) found no usage for this key and window any more: the earlier figure is void and
+    /// the quantity is zero.
+    case retracted
 }
 
 /// The accounted usage of one key in one window.
@@ -28,10 +31,15 @@ public struct UsageTotal: Sendable, Equatable {
     public var lastOffset: Int64
     /// Where the instance runs (the events' `provider`), if they said.
     public var provider: String?
+    /// The accounting revision: 0 for the live accounting, a higher number for each re-accounting (replay).
+    /// For one key and window, the total with the highest revision is the current one.
+    public var revision: Int64
 
     /// Creates a total.
     public init(key: UsageKey, windowStart: Timestamp, windowEnd: Timestamp, quantity: Quantity, unit: String,
-                eventCount: Int64, status: TotalStatus, sourcePartition: String, lastOffset: Int64, provider: String? = nil) {
+                eventCount: Int64, status: TotalStatus, sourcePartition: String, lastOffset: Int64, provider: String? = nil,
+                revision: Int64 = 0) {
+        self.revision = revision
         self.key = key
         self.windowStart = windowStart
         self.windowEnd = windowEnd
@@ -52,7 +60,9 @@ public struct UsageTotal: Sendable, Equatable {
     }
 
     /// A deterministic CloudEvent id: the same total computed twice gets the same id.
-    public var eventID: String { "\(recordKey)@\(sourcePartition)#\(lastOffset)" }
+    public var eventID: String {
+        "\(recordKey)@\(sourcePartition)#\(lastOffset)" + (revision > 0 ? "~r\(revision)" : "")
+    }
 
     static func escape(_ part: String) -> String {
         var out = ""
@@ -99,6 +109,7 @@ public enum UsageTotalCodec {
         json.field("x_Status", total.status.rawValue)
         json.field("x_SourcePartition", total.sourcePartition)
         json.field("x_LastOffset", raw: String(total.lastOffset))
+        if total.revision > 0 { json.field("x_Revision", raw: String(total.revision)) }
         json.endObject()
         json.endObject()
         return json.bytes
@@ -144,7 +155,7 @@ public enum UsageTotalCodec {
                     throw UsageDecodeError(.invalidTime, "data.ChargePeriodStart", "must be RFC 3339")
                 }
                 guard let status = TotalStatus(rawValue: try text("x_Status")) else {
-                    throw UsageDecodeError(.invalidAttribute, "data.x_Status", "must be provisional or final")
+                    throw UsageDecodeError(.invalidAttribute, "data.x_Status", "must be provisional, final or retracted")
                 }
                 return .success(UsageTotal(
                     key: UsageKey(tenant: try text("SubAccountId"), instance: try text("ResourceId"),
@@ -152,7 +163,7 @@ public enum UsageTotalCodec {
                     windowStart: start, windowEnd: end, quantity: quantity, unit: try text("ConsumedUnit"),
                     eventCount: try int("x_EventCount"), status: status,
                     sourcePartition: try text("x_SourcePartition"), lastOffset: try int("x_LastOffset"),
-                    provider: fields["HostProviderName"]))
+                    provider: fields["HostProviderName"], revision: numbers["x_Revision"] == nil ? 0 : try int("x_Revision")))
             } catch {
                 return .failure(error)
             }

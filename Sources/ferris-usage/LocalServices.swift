@@ -29,6 +29,22 @@ struct LocalServices {
         return services
     }
 
+    /// Starts only PostgreSQL in `directory`: again on its earlier port with its data when it ran there before
+    /// (to simulate a database outage and recovery), else a new one on a free port.
+    static func startPostgresOnly(in directory: URL, logger: Logger) throws -> LocalServices {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var env = read(from: directory)
+        let earlier = env["FERRIS_DATABASE_URL"].flatMap { url in
+            url.split(separator: ":").last?.split(separator: "/").first.flatMap { Int($0) }
+        }
+        let services = LocalServices(directory: directory, brokerPort: 0, databasePort: try earlier ?? freePort())
+        try services.startPostgres(logger: logger)
+        env["FERRIS_DATABASE_URL"] = services.databaseURL
+        try env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)\n" }.joined()
+            .write(to: directory.appendingPathComponent("env"), atomically: true, encoding: .utf8)
+        return services
+    }
+
     private func startBroker(logger: Logger) throws {
         guard let tansu = Self.findTansu() else {
             throw CLIError("the Tansu broker was not found: run scripts/setup.sh (or set FERRIS_TANSU to its path)")
@@ -48,22 +64,25 @@ struct LocalServices {
         let data = directory.appendingPathComponent("pgdata")
         let asRoot = getuid() == 0
         if asRoot { try Self.run("/bin/chown", ["postgres:postgres", directory.path]) }
-        try Self.run(bin + "/initdb", ["-D", data.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
-                     asPostgres: asRoot)
+        if !FileManager.default.fileExists(atPath: data.path) {
+            try Self.run(bin + "/initdb", ["-D", data.path, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+                         asPostgres: asRoot)
+        }
         try Self.run(bin + "/pg_ctl", ["-D", data.path, "-l", directory.appendingPathComponent("postgres.log").path, "-w",
                                        "-o", "-p \(databasePort) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off",
                                        "start"], asPostgres: asRoot)
         logger.info("started PostgreSQL", metadata: ["url": "\(databaseURL)"])
     }
 
-    /// Stops both services. Safe to call when either is not running.
-    func stop(logger: Logger) {
+    /// Stops both services, or only PostgreSQL. Safe to call when either is not running.
+    func stop(postgresOnly: Bool = false, logger: Logger) {
         if let bin = Self.findPostgresBin() {
             let data = directory.appendingPathComponent("pgdata")
             if FileManager.default.fileExists(atPath: data.appendingPathComponent("postmaster.pid").path) {
                 try? Self.run(bin + "/pg_ctl", ["-D", data.path, "-m", "fast", "-w", "stop"], asPostgres: getuid() == 0)
             }
         }
+        guard !postgresOnly else { return }
         let pidFile = directory.appendingPathComponent("tansu.pid")
         if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text) {
             kill(pid, SIGTERM)
@@ -184,9 +203,18 @@ struct ServicesCommand: ParsableCommand {
     struct Start: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start both; print their addresses as shell exports.")
         @Option(help: "Directory for their state, logs and the env file.") var dir: String
+        @Flag(help: "Start only PostgreSQL (again on its earlier port and data, if it ran in --dir before).")
+        var postgresOnly = false
         func run() throws {
             LoggingBootstrap.once(level: .info)
-            let services = try LocalServices.start(in: URL(fileURLWithPath: dir), logger: Logger(label: "ferris-usage.services"))
+            let logger = Logger(label: "ferris-usage.services")
+            let directory = URL(fileURLWithPath: dir)
+            if postgresOnly {
+                let services = try LocalServices.startPostgresOnly(in: directory, logger: logger)
+                print("export FERRIS_DATABASE_URL='\(services.databaseURL)'")
+                return
+            }
+            let services = try LocalServices.start(in: directory, logger: logger)
             print("export FERRIS_BROKERS=\(services.brokers)")
             print("export FERRIS_DATABASE_URL='\(services.databaseURL)'")
         }
@@ -195,11 +223,13 @@ struct ServicesCommand: ParsableCommand {
     struct Stop: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Stop the services started in --dir.")
         @Option(help: "The directory given to start.") var dir: String
+        @Flag(help: "Stop only PostgreSQL (e.g. to simulate a database outage).") var postgresOnly = false
         func run() throws {
             LoggingBootstrap.once(level: .info)
             let directory = URL(fileURLWithPath: dir)
             guard !LocalServices.read(from: directory).isEmpty else { throw CLIError("no services were started in \(dir)") }
-            LocalServices(directory: directory, brokerPort: 0, databasePort: 0).stop(logger: Logger(label: "ferris-usage.services"))
+            LocalServices(directory: directory, brokerPort: 0, databasePort: 0)
+                .stop(postgresOnly: postgresOnly, logger: Logger(label: "ferris-usage.services"))
         }
     }
 }

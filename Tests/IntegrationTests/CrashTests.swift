@@ -49,14 +49,6 @@ struct CrashTests {
         }
         var rng = SplitMix64(seed: 2026)
         var restarts = 0
-        let url = try TestServices.databaseURL
-        let checkpoints = "\(world.table)_checkpoints"
-        let group = "\(world.id)-group"
-        func accounted() -> String {
-            let rows = try? PostgresConnection(url: url, logger: TestServices.logger)
-                .query("SELECT coalesce(sum(next_offset), 0) FROM \(checkpoints) WHERE group_id = $1", [.text(group)])
-            return rows?.first?[0] ?? "?"
-        }
         var progress: [String] = []
         for _ in 0..<kills {
             let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
@@ -65,7 +57,7 @@ struct CrashTests {
             try await Task.sleep(for: .milliseconds(3_000 + Int(rng.next() % 3_500)))
             kill(service.processIdentifier, SIGKILL)
             service.waitUntilExit()
-            progress.append(accounted())
+            progress.append(String(try await world.committedRecords()))
         }
         try await producer.value
         // A last run to the end, then a clean stop.
@@ -80,7 +72,7 @@ struct CrashTests {
         let (kafka, postgres) = try await world.totals()
         let kafkaDifferences = expected.differences(from: kafka)
         let postgresDifferences = expected.differences(from: postgres)
-        print("crash test: \(records.count) events, \(kills) kills (-9) with \(progress.joined(separator: ", ")) records checkpointed at each kill, \(restarts) starts, \(expected.entries.count) totals; differences: Kafka \(kafkaDifferences.count), PostgreSQL \(postgresDifferences.count)")
+        print("crash test: \(records.count) events, \(kills) kills (-9) with \(progress.joined(separator: ", ")) records committed at each kill, \(restarts) starts, \(expected.entries.count) totals; differences: Kafka \(kafkaDifferences.count), PostgreSQL \(postgresDifferences.count)")
         #expect(kafkaDifferences == [])
         #expect(postgresDifferences == [])
     }
@@ -132,15 +124,13 @@ struct CrashTests {
         return file
     }
 
-    /// Waits until the group's checkpoints in PostgreSQL cover `count` records.
+    /// Waits until the group's committed offsets cover `count` records.
     static func waitUntilAccounted(_ world: World, count: Int) async throws {
-        let url = try TestServices.databaseURL
-        let checkpoints = "\(world.table)_checkpoints"
-        let group = "\(world.id)-group"
-        try await PipelineTests().waitUntil("every record is accounted", seconds: 120) {
-            let rows = try? PostgresConnection(url: url, logger: TestServices.logger)
-                .query("SELECT coalesce(sum(next_offset), 0) FROM \(checkpoints) WHERE group_id = $1", [.text(group)])
-            return rows?.first?[0] == String(count)
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(120)
+        while try await world.committedRecords() != Int64(count) {
+            guard clock.now < deadline else { throw TestSetupError("timed out waiting until every record is accounted") }
+            try await Task.sleep(for: .milliseconds(200))
         }
     }
 
