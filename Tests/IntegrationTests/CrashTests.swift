@@ -109,6 +109,76 @@ struct CrashTests {
         #expect(expected.differences(from: postgres) == [])
     }
 
+    @Test("PostgreSQL stopped for 20 s mid-run: Kafka totals go on exactly, the sink catches up once it is back")
+    func databaseOutage() async throws {
+        let world = World()
+        let records = world.records(UsageSimulator(seed: 41, start: Timestamp(milliseconds: h13 - 4 * hourMs), hours: 6), Scenario.all)
+        let topics = Set(records.map(\.topic)).sorted()
+        try await world.createTopics(topics, partitions: 2)
+        let topologyFile = try Self.topologyFile(for: world)
+        defer { try? FileManager.default.removeItem(at: topologyFile) }
+        // A database of its own, so that stopping it disturbs no other test.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id)-db")
+        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        defer {
+            try? Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let env = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
+        guard let databaseURL = env.split(separator: "\n").first(where: { $0.hasPrefix("FERRIS_DATABASE_URL=") })?
+            .dropFirst("FERRIS_DATABASE_URL=".count) else { throw TestSetupError("no database URL in \(directory.path)/env") }
+        let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: String(databaseURL))
+        let third = records.count / 3
+        try await world.produce(records.prefix(third).map { $0.outgoing() })
+        try await Self.waitUntilAccounted(world, count: third)
+        try Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+        let stoppedAt = ContinuousClock.now
+        try await world.produce(records.dropFirst(third).map { $0.outgoing() })
+        try await Self.waitUntilAccounted(world, count: records.count)
+        let accountedWhileDown = ContinuousClock.now - stoppedAt
+        let kafkaWhileDown = try await world.kafkaTotals()
+        try await Task.sleep(until: stoppedAt + .seconds(20))
+        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        let (kafka, postgres) = try await world.totals(databaseURL: String(databaseURL), seconds: 90)
+        kill(service.processIdentifier, SIGTERM)
+        service.waitUntilExit()
+        let expected = ExpectedTotals(records: records)
+        let log = try String(contentsOf: FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).log"), encoding: .utf8)
+        let failedWrites = log.components(separatedBy: "PostgreSQL sink write failed").count - 1
+        #expect(failedWrites > 0, "the sink met the outage and retried")
+        print("database outage test: \(records.count) events, PostgreSQL down 20 s, \(failedWrites) failed sink writes retried; every record accounted in Kafka after \(accountedWhileDown) of the outage; differences: Kafka during the outage \(expected.differences(from: kafkaWhileDown).count), Kafka \(expected.differences(from: kafka).count), PostgreSQL after it \(expected.differences(from: postgres).count)")
+        #expect(accountedWhileDown < .seconds(20), "the accounting did not wait for the database")
+        #expect(expected.differences(from: kafkaWhileDown) == [])
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+        #expect(service.terminationStatus == 0, "clean exit after SIGTERM")
+    }
+
+    /// Runs `ferris-usage services ARGS` to completion. (posix_spawn and waitpid: the database server started
+    /// underneath inherits descriptors, which keeps Foundation's Process from noticing the exit.)
+    static func services(_ arguments: [String]) throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("services-\(UUID().uuidString).log").path
+        defer { unlink(output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = [try executable, "services"] + arguments
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else {
+            throw TestSetupError("could not start \(argv[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else {
+            throw TestSetupError("ferris-usage services \(arguments.joined(separator: " ")) failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
+        }
+    }
+
     static func topologyFile(for world: World) throws -> URL {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).yaml")
         try """
@@ -134,13 +204,13 @@ struct CrashTests {
         }
     }
 
-    static func start(topologyFile: String, log: String) throws -> Process {
+    static func start(topologyFile: String, log: String, databaseURL: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executable)
         process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", "warning"]
         var environment = ProcessInfo.processInfo.environment
         environment["FERRIS_BROKERS"] = try TestServices.brokers
-        environment["FERRIS_DATABASE_URL"] = try TestServices.databaseURL
+        environment["FERRIS_DATABASE_URL"] = try databaseURL ?? TestServices.databaseURL
         process.environment = environment
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(log).log")
         if !FileManager.default.fileExists(atPath: logFile.path) {

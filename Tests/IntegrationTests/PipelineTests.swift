@@ -76,6 +76,13 @@ struct World {
         }
     }
 
+    /// The current totals on the totals topic.
+    func kafkaTotals() async throws -> [UsageTotal] {
+        let kafka = try TestServices.kafka
+        let topic = totalsTopic
+        return try await TestServices.blocking { try TotalsReader.fromKafka(kafka, topic: topic, logger: TestServices.logger) }
+    }
+
     /// The sum of the group's committed offsets over this world's event topics: how many records are accounted.
     func committedRecords() async throws -> Int64 {
         let kafka = try TestServices.kafka
