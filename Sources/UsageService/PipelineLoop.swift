@@ -68,14 +68,7 @@ final class PipelineLoop {
         logger.info("starting", metadata: ["librdkafka": "\(librdkafkaVersion)", "group": "\(configuration.groupID)",
                                            "topology": "\(configuration.topology.name)",
                                            "pattern": "\(configuration.topology.source.topics)"])
-        let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
-        try admin.createTopics([
-            KafkaNewTopic(name: configuration.totalsTopic, partitions: 3, configs: ["cleanup.policy": "compact"]),
-            KafkaNewTopic(name: configuration.deadLetterTopic, partitions: 3,
-                          configs: ["cleanup.policy": "delete", "retention.ms": "\(35 * 86_400_000)"]),
-            KafkaNewTopic(name: configuration.checkpointTopic, partitions: 1,
-                          configs: ["cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"]),
-        ])
+        try configuration.createOutputTopics(logger: logger)
         var producerConfiguration = configuration.kafka
         producerConfiguration["transactional.id"] = configuration.transactionalID
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)

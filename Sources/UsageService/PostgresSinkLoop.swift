@@ -46,6 +46,7 @@ final class PostgresSinkLoop {
             pipeline.counters.publish(delta)
         }
         if stopWhenCaughtUp {
+            try configuration.createOutputTopics(logger: logger)
             let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
             let count = try admin.topics()[configuration.totalsTopic] ?? 0
             let partitions = (0..<count).map { KafkaTopicPartition(topic: configuration.totalsTopic, partition: $0) }

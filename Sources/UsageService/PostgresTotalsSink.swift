@@ -68,12 +68,39 @@ public final class PostgresTotalsSink {
                     PRIMARY KEY (tenant, instance, component, metric, window_start, revision)
                 )
                 """)
+            // Re-accountings (`ferris-usage replay`): each is a revision, staged per input partition and published at once.
+            try db.query("""
+                CREATE TABLE IF NOT EXISTS \(table)_replays (
+                    revision      bigserial   PRIMARY KEY,
+                    range_start   timestamptz NOT NULL,
+                    range_end     timestamptz NOT NULL,
+                    tenant        text,
+                    topology      text        NOT NULL,
+                    started_at    timestamptz NOT NULL DEFAULT now(),
+                    published_at  timestamptz,
+                    abandoned_at  timestamptz
+                )
+                """)
+            try db.query("""
+                CREATE TABLE IF NOT EXISTS \(table)_replay_partitions (
+                    revision   bigint  NOT NULL REFERENCES \(table)_replays,
+                    topic      text    NOT NULL,
+                    partition  integer NOT NULL,
+                    records    bigint  NOT NULL,
+                    totals     bigint  NOT NULL,
+                    done_at    timestamptz NOT NULL DEFAULT now(),
+                    PRIMARY KEY (revision, topic, partition)
+                )
+                """)
+            // The current figure: the highest published revision (0 is the live accounting), unless it retracted it.
             try db.query("""
                 CREATE OR REPLACE VIEW \(table) AS
                 SELECT * FROM (
-                    SELECT DISTINCT ON (tenant, instance, component, metric, window_start) *
-                    FROM \(table)_revisions
-                    ORDER BY tenant, instance, component, metric, window_start, revision DESC
+                    SELECT DISTINCT ON (r.tenant, r.instance, r.component, r.metric, r.window_start) r.*
+                    FROM \(table)_revisions r
+                    WHERE r.revision = 0 OR EXISTS (
+                        SELECT 1 FROM \(table)_replays p WHERE p.revision = r.revision AND p.published_at IS NOT NULL)
+                    ORDER BY r.tenant, r.instance, r.component, r.metric, r.window_start, r.revision DESC
                 ) AS latest
                 WHERE status <> 'retracted'
                 """)
@@ -90,8 +117,19 @@ public final class PostgresTotalsSink {
         }
     }
 
-    /// Upserts `totals` in one transaction (see the type's documentation for the guard).
+    /// Upserts `totals` (see the type's documentation for the guard).
     public func write(_ totals: [UsageTotal]) throws(UsageServiceError) {
+        guard !totals.isEmpty else { return }
+        do {
+            try connection.reconnectIfNeeded()
+            try Self.upsert(totals, into: revisionsTable, on: connection)
+        } catch {
+            throw UsageServiceError("PostgreSQL sink could not write \(totals.count) totals: \(error)")
+        }
+    }
+
+    /// The guarded upsert of `totals` into a revisions table, as one statement.
+    static func upsert(_ totals: [UsageTotal], into revisionsTable: String, on db: PostgresConnection) throws(PostgresError) {
         guard !totals.isEmpty else { return }
         let columns: [(UsageTotal) -> String?] = [
             { $0.key.tenant }, { $0.key.instance }, { $0.key.component }, { $0.key.metric },
@@ -117,12 +155,7 @@ public final class PostgresTotalsSink {
                 host_provider = EXCLUDED.host_provider, updated_at = now()
             WHERE (t.last_offset, t.status = 'final') <= (EXCLUDED.last_offset, EXCLUDED.status = 'final')
             """
-        do {
-            try connection.reconnectIfNeeded()
-            try connection.query(sql, parameters)
-        } catch {
-            throw UsageServiceError("PostgreSQL sink could not write \(totals.count) totals: \(error)")
-        }
+        try db.query(sql, parameters)
     }
 
     /// A PostgreSQL array literal; every element quoted and escaped, so any text is safe (nil is NULL).

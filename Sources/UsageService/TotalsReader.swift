@@ -28,14 +28,20 @@ public enum TotalsReader {
 
     /// The current totals (the view `table`: highest revision per key and window, retractions left out).
     public static func fromPostgres(url: String, table: String = "usage_totals", logger: Logger) throws -> [UsageTotal] {
-        let db = try PostgresConnection(url: url, logger: logger)
+        try read(PostgresConnection(url: url, logger: logger), from: table)
+    }
+
+    /// The totals in `relation` (the current-totals view or the revisions table) that meet `condition`.
+    static func read(_ db: PostgresConnection, from relation: String, where condition: String = "true",
+                     _ parameters: [PostgresValue] = []) throws -> [UsageTotal] {
+        let table = relation
         let rows = try db.query("""
             SELECT tenant, instance, component, metric,
                    to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                    to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                    quantity::text, unit, event_count, status, source_partition, last_offset, host_provider, revision
-            FROM \(table)
-            """)
+            FROM \(relation) WHERE \(condition)
+            """, parameters)
         return try rows.map { row in
             guard let start = row[4].flatMap(Timestamp.parse), let end = row[5].flatMap(Timestamp.parse),
                   let quantityText = row[6], case .success(let quantity) = Quantity.parse(quantityText),

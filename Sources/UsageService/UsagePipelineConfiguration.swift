@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import Logging
 import UsageStages
 import UsageStandard
 import UsageTopology
@@ -71,5 +72,17 @@ public struct UsagePipelineConfiguration: Sendable {
         config["group.id"] = groupID
         if let memberID { config["group.instance.id"] = memberID }
         return config
+    }
+
+    /// Creates the totals, dead-letter and checkpoint topics unless they exist.
+    func createOutputTopics(logger: Logger) throws {
+        let admin = try KafkaAdmin(configuration: kafka, logger: logger)
+        try admin.createTopics([
+            KafkaNewTopic(name: totalsTopic, partitions: 3, configs: ["cleanup.policy": "compact"]),
+            KafkaNewTopic(name: deadLetterTopic, partitions: 3,
+                          configs: ["cleanup.policy": "delete", "retention.ms": "\(35 * 86_400_000)"]),
+            KafkaNewTopic(name: checkpointTopic, partitions: 1,
+                          configs: ["cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"]),
+        ])
     }
 }
