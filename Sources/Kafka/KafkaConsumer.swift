@@ -32,6 +32,12 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The partitions currently assigned.
     public private(set) var assignment: Set<KafkaTopicPartition> = []
 
+    /// With `enable.partition.eof=true`: the partitions whose end was reached and that delivered no record since.
+    /// For a `read_committed` consumer the end is the last stable offset, so an open (or dangling) transaction of
+    /// another producer does not keep a reader from finishing.
+    public private(set) var reachedEnd: Set<KafkaTopicPartition> = []
+    private let tracksEnds: Bool
+
     /// Creates a consumer. `group.id` must be set; `enable.auto.commit` is forced off and
     /// `auto.offset.reset` defaults to `earliest` so that a new group never skips data.
     public init(configuration: KafkaConfiguration, logger: Logger,
@@ -57,6 +63,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         rd_kafka_poll_set_consumer(handle)
         self.queue = rd_kafka_queue_get_consumer(handle)
         self.batch = Array(repeating: nil, count: max(1, maxBatch))
+        self.tracksEnds = config["enable.partition.eof"] == "true"
         box.consumer = self
     }
 
@@ -99,9 +106,10 @@ public final class KafkaConsumer: @unchecked Sendable {
             let err = message.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 records += 1
+                if tracksEnds && !reachedEnd.isEmpty { reachedEnd.remove(Self.topicPartition(of: message)) }
                 try body(KafkaRecord(message))
             } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                continue
+                if tracksEnds { reachedEnd.insert(Self.topicPartition(of: message)) }
             } else if err == RD_KAFKA_RESP_ERR__FATAL {
                 throw fatalError()
             } else {
@@ -110,6 +118,11 @@ public final class KafkaConsumer: @unchecked Sendable {
             }
         }
         return records
+    }
+
+    private static func topicPartition(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaTopicPartition {
+        KafkaTopicPartition(topic: message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+                            partition: message.pointee.partition)
     }
 
     /// Assigns partitions directly, outside group management, each starting at its offset

@@ -10,15 +10,18 @@ public enum KafkaTopicReader {
         guard let count = try admin.topics()[topic] else { return }
         var config = configuration
         config["group.id"] = "ferris-usage-reader"
+        config["enable.partition.eof"] = "true"
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { _, _ in [:] }
         defer { consumer.close() }
         let partitions = (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) }
         try consumer.assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaOffset.beginning) }))
-        // The end is judged by the watermarks of fetch responses (some brokers answer ListOffsets with a stale end)
-        // against the consumer's position, which also moves past transaction markers (never delivered as records).
+        // The end is where the consumer reports it (for read_committed: the last stable offset), or judged by the
+        // watermarks of fetch responses (some brokers answer ListOffsets with a stale end) against the consumer's
+        // position, which also moves past transaction markers (never delivered as records).
         func atEnd() -> Bool {
             let positions = consumer.positions(partitions)
             return partitions.allSatisfy { tp in
+                if consumer.reachedEnd.contains(tp) { return true }
                 guard let (low, high) = consumer.cachedWatermarks(tp) else { return false }
                 // No position until a record was delivered: an empty partition is read to its end already.
                 let position = positions[tp].flatMap { $0 >= 0 ? $0 : nil } ?? low
@@ -29,7 +32,11 @@ public enum KafkaTopicReader {
         let deadline = clock.now + .seconds(timeoutSeconds)
         while !atEnd() {
             guard clock.now < deadline else {
-                throw KafkaError(.timeout, "reading \(topic) to its end took longer than \(timeoutSeconds) s")
+                let positions = consumer.positions(partitions)
+                let state = partitions.map { tp in
+                    "\(tp.partition): position \(positions[tp] ?? -1), end \(consumer.cachedWatermarks(tp).map { String($0.high) } ?? "unknown")"
+                }
+                throw KafkaError(.timeout, "reading \(topic) to its end took longer than \(timeoutSeconds) s (\(state.joined(separator: "; ")))")
             }
             try consumer.poll(timeoutMilliseconds: 200, body)
         }

@@ -50,6 +50,29 @@ public struct Checkpoint: Sendable, Equatable {
         return Checkpoint(tp, nextOffset: next, rebuildFrom: rebuild, watermark: watermark)
     }
 
+    /// Where a partition resumes: re-read silently from `start` up to `replayUntil`, account from there.
+    struct Resume: Equatable {
+        /// The first offset to read (`KafkaOffset.beginning` when no checkpoint is known).
+        var start: Int64
+        /// Records below this offset are re-read silently (their totals were emitted before).
+        var replayUntil: Int64
+        /// The checkpoint resumed from, if any.
+        var checkpoint: Checkpoint?
+    }
+
+    /// Chooses where a partition with the group's `committed` offset resumes, given the checkpoints found for it
+    /// (by next offset): the checkpoint committed with that offset; failing that, the latest older one (any earlier
+    /// checkpoint's rebuild-from offset also covers every window open later), and records after it are accounted
+    /// again, which re-emits the same absolute totals if the offset's own checkpoint was merely not found, and restores
+    /// what a broker that applied the offsets of an uncommitted transaction would otherwise lose. Newer checkpoints
+    /// belong to transactions that did not commit. With none, the partition is accounted again from its beginning.
+    static func resume(committed: Int64, candidates: [Int64: Checkpoint]?) -> Resume {
+        guard let best = candidates?.keys.filter({ $0 <= committed }).max(), let checkpoint = candidates?[best] else {
+            return Resume(start: KafkaOffset.beginning, replayUntil: -1, checkpoint: nil)
+        }
+        return Resume(start: checkpoint.rebuildFrom, replayUntil: checkpoint.nextOffset, checkpoint: checkpoint)
+    }
+
     /// Reads the checkpoint topic (`read_committed`) and returns, per input partition of `group`, every distinct
     /// checkpoint found, keyed by next offset (the latest record wins for equal next offsets).
     static func readAll(_ kafka: KafkaConfiguration, topic: String, group: String, logger: Logger)

@@ -71,6 +71,9 @@ final class PipelineLoop {
         try configuration.createOutputTopics(logger: logger)
         var producerConfiguration = configuration.kafka
         producerConfiguration["transactional.id"] = configuration.transactionalID
+        // As Kafka Streams does under exactly-once: a transaction left open by a crashed process (whose successor has
+        // another transactional id) blocks read_committed readers of its partitions for at most 10 s.
+        producerConfiguration = producerConfiguration.withDefaults(["transaction.timeout.ms": "10000"])
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         // Fences an earlier process with the same transactional id and aborts what it left open.
         try producer.initTransactions()
@@ -274,8 +277,8 @@ final class PipelineLoop {
     }
 
     /// Restores each assigned partition at the group's committed offset: from the checkpoint committed with that
-    /// offset, the partition is re-read silently from the checkpoint's rebuild-from offset, which restores its open
-    /// windows and dedupe memory. A partition revoked and given straight back at the offset it committed keeps its
+    /// offset (see `Checkpoint.resume`), the partition is re-read silently from the checkpoint's rebuild-from offset,
+    /// which restores its open windows and dedupe memory. A partition revoked and given straight back at the offset it committed keeps its
     /// state.
     private func assign(_ assigned: [KafkaTopicPartition], _ consumer: KafkaConsumer) throws -> [KafkaTopicPartition: Int64] {
         defer { revoked = [:] }
@@ -297,22 +300,20 @@ final class PipelineLoop {
                                                  group: configuration.groupID, logger: logger)
         for tp in toRestore {
             guard let state = partitions[tp], let offset = committed[tp] else { continue }
-            state.nextOffset = offset
-            state.replayUntil = offset
-            // The checkpoint committed with this offset; failing that (e.g. the checkpoint topic lost records), the
-            // latest older one: any earlier checkpoint's rebuild-from offset also covers every window open at
-            // `offset`. Newer ones belong to transactions that did not commit.
-            if let best = checkpoints[tp]?.keys.filter({ $0 <= offset }).max(), let checkpoint = checkpoints[tp]?[best] {
+            let resume = Checkpoint.resume(committed: offset, candidates: checkpoints[tp])
+            starts[tp] = resume.start
+            // Until the rebuild has read up to `replayUntil`, the partition has no checkpoint to commit.
+            state.nextOffset = resume.start
+            state.replayUntil = resume.replayUntil
+            if let checkpoint = resume.checkpoint {
                 state.context.watermark = checkpoint.watermark
-                if best == offset { state.committed = checkpoint }
-                starts[tp] = checkpoint.rebuildFrom
+                if checkpoint.nextOffset == offset { state.committed = checkpoint }
                 logger.info("restoring from checkpoint", metadata: [
-                    "partition": "\(tp)", "rebuild_from": "\(checkpoint.rebuildFrom)", "next_offset": "\(offset)",
-                    "exact_checkpoint": "\(best == offset)"])
+                    "partition": "\(tp)", "rebuild_from": "\(checkpoint.rebuildFrom)", "checkpoint": "\(checkpoint.nextOffset)",
+                    "committed_offset": "\(offset)"])
             } else {
-                starts[tp] = KafkaOffset.beginning
-                logger.warning("no checkpoint for a partition with a committed offset: rebuilding from its beginning",
-                               metadata: ["partition": "\(tp)", "next_offset": "\(offset)"])
+                logger.warning("no checkpoint for a partition with a committed offset: accounting it again from its beginning",
+                               metadata: ["partition": "\(tp)", "committed_offset": "\(offset)"])
             }
         }
         return starts
@@ -321,9 +322,10 @@ final class PipelineLoop {
     private func caughtUp(_ consumer: KafkaConsumer, wanted: Int) -> Bool {
         guard consumer.assignment.count >= wanted else { return false }
         // Watermarks from fetch responses: some brokers answer ListOffsets with a stale end offset.
+        let positions = consumer.positions(Array(consumer.assignment))
         for tp in consumer.assignment {
             guard let high = consumer.cachedWatermarks(tp)?.high else { return false }
-            if (partitions[tp]?.nextOffset ?? 0) < high { return false }
+            if max(partitions[tp]?.nextOffset ?? 0, positions[tp] ?? 0) < high { return false }
         }
         return true
     }

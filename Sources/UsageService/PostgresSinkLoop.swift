@@ -36,7 +36,7 @@ final class PostgresSinkLoop {
     func run(stopWhenCaughtUp: Bool, accountingFinished: () -> Bool) throws {
         var config = configuration.consumerConfiguration
         config["group.id"] = configuration.sinkGroupID
-        config["group.instance.id"] = nil
+        config["group.instance.id"] = configuration.memberID.map { $0 + ".postgres" }
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { [unowned self] event, _ in
             if case .revoked(let lost) = event { revokedPartitions.formUnion(lost) }
             return [:]
@@ -61,6 +61,7 @@ final class PostgresSinkLoop {
         var nextAttempt = clock.now
         var failing = false
         var stopDeadline: ContinuousClock.Instant?
+        var finishedAt: ContinuousClock.Instant?
         while true {
             if pipeline.shouldStop {
                 // A graceful stop first copies what the accounting loop committed last (bounded; not while failing).
@@ -102,7 +103,13 @@ final class PostgresSinkLoop {
                 }
             }
             publishLag(consumer)
-            if stopWhenCaughtUp, pendingOffsets.isEmpty, accountingFinished(), caughtUp(consumer) { break }
+            if stopWhenCaughtUp, accountingFinished() {
+                // The end offsets come from fetch responses, which a caught-up consumer gets at least every
+                // fetch.wait.max.ms (500 ms): after a second they include the accounting loop's last transaction.
+                let finished = finishedAt ?? clock.now
+                finishedAt = finished
+                if clock.now - finished >= .seconds(1), pendingOffsets.isEmpty, caughtUp(consumer) { break }
+            }
         }
     }
 

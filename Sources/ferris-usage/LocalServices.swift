@@ -86,9 +86,17 @@ struct LocalServices {
         let pidFile = directory.appendingPathComponent("tansu.pid")
         if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text) {
             kill(pid, SIGTERM)
-            // Reap it when this process started it (the demo); harmless otherwise.
+            // Wait up to 5 s for it to go (reaping it when this process started it, as the demo does), then kill it.
             var status: Int32 = 0
-            for _ in 0..<50 where waitpid(pid, &status, WNOHANG) == 0 { usleep(20_000) }
+            for _ in 0..<250 {
+                _ = waitpid(pid, &status, WNOHANG)
+                guard kill(pid, 0) == 0 else { break }
+                usleep(20_000)
+            }
+            if kill(pid, 0) == 0 {
+                kill(pid, SIGKILL)
+                _ = waitpid(pid, &status, 0)
+            }
             try? FileManager.default.removeItem(at: pidFile)
         }
         logger.info("stopped local services", metadata: ["directory": "\(directory.path)"])
@@ -150,8 +158,20 @@ struct LocalServices {
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         var cArguments = argv.map { strdup($0) } + [nil]
         defer { for argument in cArguments { free(argument) } }
+        // The child starts with no blocked signals and default handlers: this process may block signals (signal
+        // handling through dispatch sources), and a broker that inherits that mask would ignore the SIGTERM of `stop`.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ)
+        let result = posix_spawn(&pid, argv[0], &actions, &attributes, &cArguments, environ)
         guard result == 0 else { throw CLIError("could not start \(argv[0]): \(String(cString: strerror(result)))") }
         return pid
     }

@@ -43,8 +43,8 @@ struct CrashTests {
         let producer = Task {
             for batch in 0..<batches {
                 try await world.produce(records.dropFirst(batch * batchSize).prefix(batchSize).map { $0.outgoing() })
-                // Spread over the kill period (kills come every 3 to 6.5 s).
-                try await Task.sleep(for: .milliseconds(kills * 4_700 / batches))
+                // Spread over the kill period (kills come every 7 to 10.5 s).
+                try await Task.sleep(for: .milliseconds(kills * 8_700 / batches))
             }
         }
         var rng = SplitMix64(seed: 2026)
@@ -53,8 +53,9 @@ struct CrashTests {
         for _ in 0..<kills {
             let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
             restarts += 1
-            // After the group join (about 3 s on the test broker), at a random point of the work.
-            try await Task.sleep(for: .milliseconds(3_000 + Int(rng.next() % 3_500)))
+            // After the group join (a restarted static member gets its partitions back after about 6 s on the test
+            // broker), at a random point of the work.
+            try await Task.sleep(for: .milliseconds(7_000 + Int(rng.next() % 3_500)))
             kill(service.processIdentifier, SIGKILL)
             service.waitUntilExit()
             progress.append(String(try await world.committedRecords()))
@@ -87,10 +88,10 @@ struct CrashTests {
         defer { try? FileManager.default.removeItem(at: topologyFile) }
         let half = records.count / 2
         try await world.produce(records.prefix(half).map { $0.outgoing() })
-        let first = try Self.start(topologyFile: topologyFile.path, log: world.id)
-        let second = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        let first = try Self.start(topologyFile: topologyFile.path, log: world.id, member: nil)
+        let second = try Self.start(topologyFile: topologyFile.path, log: world.id, member: nil)
         try await Task.sleep(for: .seconds(5))
-        let third = try Self.start(topologyFile: topologyFile.path, log: world.id)  // joins: the group rebalances
+        let third = try Self.start(topologyFile: topologyFile.path, log: world.id, member: nil)  // joins: the group rebalances
         try await world.produce(records.dropFirst(half).prefix(half / 2).map { $0.outgoing() })
         try await Task.sleep(for: .seconds(5))
         kill(first.processIdentifier, SIGTERM)  // leaves cleanly: its partitions are flushed and handed over
@@ -128,6 +129,7 @@ struct CrashTests {
         guard let databaseURL = env.split(separator: "\n").first(where: { $0.hasPrefix("FERRIS_DATABASE_URL=") })?
             .dropFirst("FERRIS_DATABASE_URL=".count) else { throw TestSetupError("no database URL in \(directory.path)/env") }
         let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: String(databaseURL))
+        defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
         let third = records.count / 3
         try await world.produce(records.prefix(third).map { $0.outgoing() })
         try await Self.waitUntilAccounted(world, count: third)
@@ -204,10 +206,14 @@ struct CrashTests {
         }
     }
 
-    static func start(topologyFile: String, log: String, databaseURL: String? = nil) throws -> Process {
+    /// Starts `ferris-usage run`, with static membership as `member` (as a Kubernetes pod would with its name: a
+    /// restart with the same name takes the partitions back and aborts the killed process's open transaction), or
+    /// with dynamic membership (a clean exit leaves the group at once, so its partitions move without delay).
+    static func start(topologyFile: String, log: String, member: String? = "a", databaseURL: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executable)
-        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", "warning"]
+        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", "info"]
+            + (member.map { ["--member-id", $0] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["FERRIS_BROKERS"] = try TestServices.brokers
         environment["FERRIS_DATABASE_URL"] = try databaseURL ?? TestServices.databaseURL

@@ -67,8 +67,13 @@ struct World {
         let deadline = clock.now + .seconds(seconds)
         while true {
             let (fromKafka, fromPostgres) = try await TestServices.blocking {
-                (try TotalsReader.fromKafka(kafka, topic: topic, logger: TestServices.logger),
-                 try TotalsReader.fromPostgres(url: url, table: table, logger: TestServices.logger))
+                let fromKafka = try TotalsReader.fromKafka(kafka, topic: topic, logger: TestServices.logger)
+                // Until the sink has created its tables (or while the database is down), PostgreSQL has nothing.
+                do {
+                    return (fromKafka, try TotalsReader.fromPostgres(url: url, table: table, logger: TestServices.logger))
+                } catch where clock.now < deadline {
+                    return (fromKafka, [])
+                }
             }
             let sameRows = fromKafka.sorted { $0.recordKey < $1.recordKey } == fromPostgres.sorted { $0.recordKey < $1.recordKey }
             if sameRows || clock.now >= deadline { return (fromKafka, fromPostgres) }
