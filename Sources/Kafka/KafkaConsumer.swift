@@ -7,13 +7,16 @@ public enum KafkaRebalance: Sendable {
     case assigned([KafkaTopicPartition])
     /// Partitions are being taken away from this consumer; their work must be committed now.
     case revoked([KafkaTopicPartition])
+    /// Partitions were lost: the group moved on without this consumer (e.g. it was paused longer than the session
+    /// timeout) and may already have given them to another member. Their work can no longer be committed.
+    case lost([KafkaTopicPartition])
 }
 
 /// Decides what happens on a rebalance. Called synchronously on the polling thread, from inside `poll`.
 ///
 /// For `.assigned`, return the offset to start each partition at (absent partitions start at the committed
 /// offset, or per `auto.offset.reset` when the group has none). For `.revoked`, return an empty dictionary
-/// after flushing and committing the partitions' work.
+/// after flushing and committing the partitions' work; for `.lost`, after dropping it.
 public typealias KafkaRebalanceHandler = (KafkaRebalance, KafkaConsumer) -> [KafkaTopicPartition: Int64]
 
 /// A consumer in a consumer group: pattern subscription, batch polling and manual commits.
@@ -274,7 +277,8 @@ public final class KafkaConsumer: @unchecked Sendable {
             assignment.formUnion(partitions)
             logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-            _ = rebalanceBox.handler(.revoked(partitions), self)
+            let lost = rd_kafka_assignment_lost(handle) != 0
+            _ = rebalanceBox.handler(lost ? .lost(partitions) : .revoked(partitions), self)
             if cooperative {
                 if let failure = rd_kafka_incremental_unassign(handle, list) { rd_kafka_error_destroy(failure) }
             } else {

@@ -54,6 +54,8 @@ final class PipelineLoop {
     /// Set once a flush failed: totals it had taken may be lost from memory, so no later checkpoint may be
     /// written by this loop (the restart rebuilds from the last good one).
     private var flushFailure: Error?
+    private let started = ContinuousClock.now
+    private var committedOnce = false
     private let totalsHeaders = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
 
     struct PartitionIdentity: Hashable {
@@ -243,6 +245,11 @@ final class PipelineLoop {
             checkpoints.map { KafkaCommittedOffset($0.topicPartition, offset: $0.nextOffset) }, consumer: consumer)
         try producer.commitTransaction()
         deadLettersPending = false
+        if !committedOnce {
+            committedOnce = true
+            logger.info("first transaction committed", metadata: ["seconds_since_start": "\(ContinuousClock.now - self.started)",
+                                                                    "totals": "\(totals.count)", "partitions": "\(checkpoints.count)"])
+        }
         for checkpoint in checkpoints { partitions[checkpoint.topicPartition]?.committed = checkpoint }
         delta.totalsWritten += totals.count
         delta.commits += 1
@@ -262,11 +269,25 @@ final class PipelineLoop {
             switch event {
             case .assigned(let assigned):
                 return try assign(assigned, consumer)
-            case .revoked(let lost):
+            case .revoked(let gone):
                 try flush(consumer)
                 revoked = [:]
-                for tp in lost { revoked[tp] = partitions.removeValue(forKey: tp) }
+                for tp in gone { revoked[tp] = partitions.removeValue(forKey: tp) }
                 byIdentity = byIdentity.filter { partitions[$0.value.topicPartition] != nil }
+                return [:]
+            case .lost(let lost):
+                // A zombie: another member may own these partitions now, and the broker refuses our offsets. The
+                // open transaction (which spans every partition) is aborted and all state dropped; partitions
+                // assigned again are restored from their committed checkpoints.
+                logger.warning("partitions lost (this member was out of the group): aborting the open transaction",
+                               metadata: ["partitions": "\(lost)"])
+                try producer.abortTransaction()
+                try producer.beginTransaction()
+                partitions = [:]
+                revoked = [:]
+                byIdentity = [:]
+                deadLettersPending = false
+                deadLetterFailure = nil
                 return [:]
             }
         } catch {

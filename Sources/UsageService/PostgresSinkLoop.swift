@@ -38,7 +38,10 @@ final class PostgresSinkLoop {
         config["group.id"] = configuration.sinkGroupID
         config["group.instance.id"] = configuration.memberID.map { $0 + ".postgres" }
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { [unowned self] event, _ in
-            if case .revoked(let lost) = event { revokedPartitions.formUnion(lost) }
+            switch event {
+            case .revoked(let gone), .lost(let gone): revokedPartitions.formUnion(gone)
+            case .assigned: break
+            }
             return [:]
         }
         defer {
