@@ -6,7 +6,9 @@ public enum KafkaTopicReader {
     /// (as reported by fetch responses) is reached. Blocking: call from a dedicated thread.
     public static func readAll(_ configuration: KafkaConfiguration, topic: String, logger: Logger,
                                timeoutSeconds: Int = 60, _ body: (KafkaRecord) throws -> Void) throws {
-        let admin = try KafkaAdmin(configuration: configuration, logger: logger)
+        var adminConfiguration = configuration
+        adminConfiguration["isolation.level"] = nil  // a consumer property; the admin client is a producer handle
+        let admin = try KafkaAdmin(configuration: adminConfiguration, logger: logger)
         guard let count = try admin.topics()[topic] else { return }
         var config = configuration
         config["group.id"] = "ferris-usage-reader"

@@ -94,7 +94,7 @@ final class PostgresSinkLoop {
                     pipeline.counters.publish(delta)
                     delta = PipelineCounters.Snapshot()
                     logger.error("PostgreSQL sink write failed; retrying in \(backoff) (totals are kept, nothing is dropped): \(error)",
-                                 metadata: ["pending_totals": "\(pendingCount)"])
+                                 metadata: ["pending_totals": "\(pendingCount)", "lag": "\(pipeline.counters.sinkLag)"])
                     sink = nil
                     failing = true
                     nextAttempt = clock.now + backoff
