@@ -31,8 +31,9 @@ final class PostgresSinkLoop {
         logger = pipeline.log
     }
 
-    /// Runs until the pipeline stops (after copying what the accounting loop committed last, for at most 10 s). With `stopWhenCaughtUp`, every partition of the totals topic is read (no
-    /// group assignment) and the loop returns once `accountingFinished()` is true and everything is written.
+    /// Runs until the pipeline stops (after copying what the accounting loop committed last, for at most 10 s).
+    /// With `stopWhenCaughtUp`, every partition of the totals topic is read (no group assignment) and the loop
+    /// returns once `accountingFinished()` is true and everything is written.
     func run(stopWhenCaughtUp: Bool, accountingFinished: () -> Bool) throws {
         var config = configuration.consumerConfiguration
         config["group.id"] = configuration.sinkGroupID
