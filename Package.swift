@@ -12,6 +12,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
@@ -35,10 +37,17 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // Operations endpoints of a running service: /metrics (Prometheus), /healthz, /readyz.
+        .target(name: "UsageEndpoints", dependencies: [
+            "UsageService", "Kafka",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Realistic events for the seed scenarios, and the totals they must produce.
         .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
-            "UsageService", "UsageSimulation", "UsageTopology", "Kafka", "PostgreSQL", "UsageStandard",
+            "UsageService", "UsageEndpoints", "UsageSimulation", "UsageTopology", "Kafka", "PostgreSQL", "UsageStandard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -50,7 +59,7 @@ let package = Package(
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Kafka", "PostgreSQL", "UsageService", "UsageSimulation", "UsageStandard", "UsageTopology",
+            "Kafka", "PostgreSQL", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ],

@@ -1,3 +1,4 @@
+import Kafka
 import Synchronization
 import UsageStandard
 
@@ -11,6 +12,8 @@ public final class PipelineCounters: Sendable {
         public var eventsCounted = 0
         /// Valid events dropped because a scope rule excludes them.
         public var outOfScope = 0
+        /// The same, by the scope rule that excluded them.
+        public var outOfScopeByRule: [String: Int] = [:]
         /// Repeats of events already counted (same tenant, source and id), dropped.
         public var duplicates = 0
         /// Records that are not valid usage events, by reason code.
@@ -28,6 +31,9 @@ public final class PipelineCounters: Sendable {
         /// Failed PostgreSQL writes (each retried with backoff).
         public var sinkFailures = 0
 
+        /// Zeroed counters.
+        public init() {}
+
         /// All rejected records.
         public var rejectedTotal: Int { rejected.values.reduce(0, +) }
 
@@ -35,6 +41,7 @@ public final class PipelineCounters: Sendable {
             recordsRead += other.recordsRead
             eventsCounted += other.eventsCounted
             outOfScope += other.outOfScope
+            outOfScopeByRule.merge(other.outOfScopeByRule, uniquingKeysWith: +)
             duplicates += other.duplicates
             rejected.merge(other.rejected, uniquingKeysWith: +)
             late += other.late
@@ -46,8 +53,52 @@ public final class PipelineCounters: Sendable {
         }
     }
 
+    /// How the accounting loop is doing right now (published a few times a second, never per event).
+    public struct Health: Sendable {
+        /// Lag and last progress of one assigned partition.
+        public struct Partition: Sendable, Equatable {
+            /// Records behind the end of the partition (from fetch responses).
+            public var lag: Int64
+            /// When the partition last moved forward, or when it was assigned.
+            public var lastProgress: ContinuousClock.Instant
+        }
+
+        /// True once the consumer has joined its group (its assignment may be empty).
+        public var joined = false
+        /// When the loop last came round (it polls at least every 100 ms when well).
+        public var lastLoop: ContinuousClock.Instant?
+        /// The assigned partitions.
+        public var partitions: [KafkaTopicPartition: Partition] = [:]
+        /// Open windows (keys x hours) over all assigned partitions.
+        public var openWindows = 0
+        /// Why the loop stopped, if it failed.
+        public var failure: String?
+        /// How long the last transaction took to commit.
+        public var lastCommitSeconds = 0.0
+
+        /// Ready while the loop comes round, has joined its group and no assigned partition with records to read
+        /// has stood still for `stallAfter`. Never ready after a failure. Returns the reason when not ready.
+        public func readiness(now: ContinuousClock.Instant, stallAfter: Duration) -> (ready: Bool, reason: String) {
+            if let failure { return (false, "the accounting loop failed: \(failure)") }
+            guard let lastLoop else { return (false, "starting") }
+            if now - lastLoop > stallAfter { return (false, "the accounting loop has not come round for \(now - lastLoop)") }
+            guard joined else { return (false, "joining the consumer group") }
+            let stalled = partitions.filter { $0.value.lag > 0 && now - $0.value.lastProgress > stallAfter }
+            if let (tp, partition) = stalled.min(by: { $0.key.description < $1.key.description }) {
+                return (false, "\(stalled.count) partition(s) with records to read made no progress for \(stallAfter) (e.g. \(tp), lag \(partition.lag))")
+            }
+            return (true, "consuming \(partitions.count) partition(s)")
+        }
+    }
+
     private let state = Mutex(Snapshot())
+    private let healthState = Mutex(Health())
     private let lag = Atomic<Int>(0)
+
+    /// The loop's current health.
+    public var health: Health { healthState.withLock { $0 } }
+
+    func updateHealth(_ body: (inout Health) -> Void) { healthState.withLock { body(&$0) } }
 
     /// Totals not yet written to PostgreSQL (read from the totals topic or still behind its end).
     public var sinkLag: Int { lag.load(ordering: .relaxed) }

@@ -96,11 +96,16 @@ final class PipelineLoop {
             consumer.close()
             publishCounters()
         }
+        var lastHealth = clock.now - .seconds(1)
         while !pipeline.shouldStop {
             let read = try consumer.poll(timeoutMilliseconds: 100) { record in process(record) }
             if let error = rebalanceError { throw error }
             if read > 0 { publishCounters() }
             advanceIdlePartitions(consumer)
+            if clock.now - lastHealth >= .milliseconds(250) {
+                publishHealth(consumer)
+                lastHealth = clock.now
+            }
             if clock.now - lastFlush >= interval {
                 try flush(consumer)
                 lastFlush = clock.now
@@ -137,8 +142,9 @@ final class PipelineLoop {
         switch outcome {
         case .next:
             delta.eventsCounted += 1
-        case .dropped(.outOfScope):
+        case .dropped(.outOfScope(let rule)):
             delta.outOfScope += 1
+            delta.outOfScopeByRule[rule, default: 0] += 1
         case .dropped(.duplicate):
             delta.duplicates += 1
         case .rejected(let error):
@@ -150,17 +156,18 @@ final class PipelineLoop {
     /// Advances the watermark of partitions that are caught up and have had no record for the topology's idle
     /// timeout to "now minus the idle timeout", so that a quiet tenant's windows close. The new watermark is part
     /// of the next checkpoint, so a restart makes the same decision.
+    /// Also records when each partition last moved (for idle advancing and stall detection).
     private func advanceIdlePartitions(_ consumer: KafkaConsumer) {
-        guard let idle = configuration.topology.window.idleMilliseconds else { return }
         let now = ContinuousClock.now
         let wallClock = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        let idle = configuration.topology.window.idleMilliseconds
         for state in partitions.values {
             if state.nextOffset != state.lastProgressOffset {
                 state.lastProgressOffset = state.nextOffset
                 state.lastProgressAt = now
                 continue
             }
-            guard now - state.lastProgressAt >= .milliseconds(idle), state.flow.second.openWindowCount > 0,
+            guard let idle, now - state.lastProgressAt >= .milliseconds(idle), state.flow.second.openWindowCount > 0,
                   let next = state.nextOffset, next >= state.replayUntil,
                   let high = consumer.cachedWatermarks(state.topicPartition)?.high, next >= high else { continue }
             let target = Timestamp(milliseconds: wallClock - idle)
@@ -254,9 +261,28 @@ final class PipelineLoop {
         delta.totalsWritten += totals.count
         delta.commits += 1
         let elapsed = (clock.now - started).components
-        delta.commitMicroseconds += elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
+        let microseconds = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
+        delta.commitMicroseconds += microseconds
+        pipeline.counters.updateHealth { $0.lastCommitSeconds = Double(microseconds) / 1_000_000 }
         publishCounters()
         try producer.beginTransaction()
+    }
+
+    /// Publishes lag, progress and open windows for `/readyz` and `/metrics`.
+    private func publishHealth(_ consumer: KafkaConsumer) {
+        var progress: [KafkaTopicPartition: PipelineCounters.Health.Partition] = [:]
+        var openWindows = 0
+        for (tp, state) in partitions {
+            let high = consumer.cachedWatermarks(tp)?.high ?? 0
+            progress[tp] = .init(lag: max(0, high - max(state.nextOffset ?? 0, 0)), lastProgress: state.lastProgressAt)
+            openWindows += state.flow.second.openWindowCount
+        }
+        let now = ContinuousClock.now
+        pipeline.counters.updateHealth {
+            $0.lastLoop = now
+            $0.partitions = progress
+            $0.openWindows = openWindows
+        }
     }
 
     private func publishCounters() {
@@ -268,6 +294,7 @@ final class PipelineLoop {
         do {
             switch event {
             case .assigned(let assigned):
+                pipeline.counters.updateHealth { $0.joined = true }
                 return try assign(assigned, consumer)
             case .revoked(let gone):
                 try flush(consumer)

@@ -54,7 +54,12 @@ public final class UsagePipeline: Service, Sendable {
                 group.addTask { [self] in
                     try await runStoppingAllOnError(thread: "ferris-usage-accounting") {
                         defer { self.accountingFinished.store(true, ordering: .relaxed) }
-                        try PipelineLoop(pipeline: self).run()
+                        do {
+                            try PipelineLoop(pipeline: self).run()
+                        } catch {
+                            self.counters.updateHealth { $0.failure = "\(error)" }
+                            throw error
+                        }
                     }
                 }
                 group.addTask { [self] in

@@ -24,15 +24,23 @@ struct ConnectionOptions: ParsableArguments {
     var totalsTopic: String?
 
     @Option(name: .customLong("kafka"),
-            help: "A librdkafka property name=value, repeatable (e.g. security.protocol=SASL_SSL); see librdkafka's CONFIGURATION.md.")
+            help: "A librdkafka property name=value, repeatable (e.g. security.protocol=SASL_SSL; env FERRIS_KAFKA_SECURITY_PROTOCOL=SASL_SSL); see librdkafka's CONFIGURATION.md.")
     var kafkaProperties: [String] = []
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error (env FERRIS_LOG_LEVEL).")
     var logLevel: String?
 
+    @Option(help: "Log format: text, or json (one object per line, for log collectors) (env FERRIS_LOG_FORMAT).")
+    var logFormat: String?
+
     /// The `--kafka` properties as a dictionary.
+    /// The librdkafka properties from `FERRIS_KAFKA_<NAME>` environment variables (`FERRIS_KAFKA_SASL_PASSWORD` is
+    /// `sasl.password`: lower case, `_` for `.`; how a Kubernetes Secret reaches the service), then `--kafka` flags.
     func extraKafkaProperties() throws -> [String: String] {
         var result: [String: String] = [:]
+        for (name, value) in ProcessInfo.processInfo.environment where name.hasPrefix("FERRIS_KAFKA_") && !value.isEmpty {
+            result[name.dropFirst("FERRIS_KAFKA_".count).lowercased().replacingOccurrences(of: "_", with: ".")] = value
+        }
         for property in kafkaProperties {
             let parts = property.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, !parts[0].isEmpty else {
@@ -55,7 +63,7 @@ struct ConnectionOptions: ParsableArguments {
 
     func makeLogger(_ label: String) -> Logger {
         let level = (logLevel ?? environment("FERRIS_LOG_LEVEL")).flatMap(Logger.Level.init(rawValue:)) ?? .info
-        LoggingBootstrap.once(level: level)
+        LoggingBootstrap.once(json: (logFormat ?? environment("FERRIS_LOG_FORMAT")) == "json")
         var logger = Logger(label: label)
         logger.logLevel = level
         return logger
@@ -68,11 +76,21 @@ func environment(_ name: String) -> String? {
 }
 
 enum LoggingBootstrap {
-    private static let done: Void = {
-        LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
-    }()
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var done = false
 
-    static func once(level: Logger.Level) { _ = done }
+    /// Chooses the log handler, once per process (text on standard error, or JSON lines).
+    static func once(json: Bool = false) {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !done else { return }
+        done = true
+        if json {
+            LoggingSystem.bootstrap { label in JSONLogHandler(label: label) }
+        } else {
+            LoggingSystem.bootstrap { label in StreamLogHandler.standardError(label: label) }
+        }
+    }
 }
 
 /// A failure the CLI reports as one clear line.

@@ -226,7 +226,7 @@ struct ServicesCommand: ParsableCommand {
         @Flag(help: "Start only PostgreSQL (again on its earlier port and data, if it ran in --dir before).")
         var postgresOnly = false
         func run() throws {
-            LoggingBootstrap.once(level: .info)
+            LoggingBootstrap.once()
             let logger = Logger(label: "ferris-usage.services")
             let directory = URL(fileURLWithPath: dir)
             if postgresOnly {
@@ -245,7 +245,7 @@ struct ServicesCommand: ParsableCommand {
         @Option(help: "The directory given to start.") var dir: String
         @Flag(help: "Stop only PostgreSQL (e.g. to simulate a database outage).") var postgresOnly = false
         func run() throws {
-            LoggingBootstrap.once(level: .info)
+            LoggingBootstrap.once()
             let directory = URL(fileURLWithPath: dir)
             guard !LocalServices.read(from: directory).isEmpty else { throw CLIError("no services were started in \(dir)") }
             LocalServices(directory: directory, brokerPort: 0, databasePort: 0)

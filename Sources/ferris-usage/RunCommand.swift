@@ -1,6 +1,10 @@
 import ArgumentParser
+import Dispatch
+import Foundation
+import Synchronization
 import Logging
 import ServiceLifecycle
+import UsageEndpoints
 import UsageService
 import UsageStandard
 import UsageTopology
@@ -18,13 +22,35 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "A stable, unique name for this replica, e.g. its pod name (env FERRIS_MEMBER_ID): static group membership, so that a restart takes its partitions back without waiting for the old process to time out.")
     var memberID: String?
 
+    @Option(help: "Port of the HTTP endpoints /metrics, /healthz and /readyz (env FERRIS_HTTP_PORT); 0 turns them off.")
+    var httpPort: Int?
+
+    @Option(help: "Address the HTTP endpoints listen on.")
+    var httpHost = "0.0.0.0"
+
+    @Option(help: "/readyz turns not ready when the loop or a partition with records to read stands still this long.")
+    var stallSeconds = 30
+
+    @Option(help: "After SIGTERM or SIGINT, exit after this many seconds even if the last commit has not finished; a second signal exits at once.")
+    var shutdownTimeoutSeconds = 25
+
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage")
         var configuration = try flow.pipelineConfiguration(connection: connection, commitIntervalMs: commitIntervalMs)
         configuration.memberID = memberID ?? environment("FERRIS_MEMBER_ID")
         let pipeline = UsagePipeline(configuration: configuration, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [pipeline], gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
+        var services: [any Service] = [pipeline]
+        let port = httpPort ?? environment("FERRIS_HTTP_PORT").flatMap { Int($0) } ?? 9090
+        if port > 0 {
+            services.append(OperationsServer.make(pipeline: pipeline, host: httpHost, port: port,
+                                                  stallAfter: .seconds(stallSeconds), logger: logger))
+        }
+        let watchdog = ShutdownWatchdog(timeout: .seconds(shutdownTimeoutSeconds), logger: logger)
+        defer { watchdog.cancel() }
+        // The pipeline ends the group: when it stops (or fails), the HTTP server stops too.
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }
@@ -84,4 +110,38 @@ struct FlowOptions: ParsableArguments {
                                           commitIntervalMilliseconds: commitIntervalMs,
                                           kafka: try connection.extraKafkaProperties())
     }
+}
+
+/// Bounds a graceful shutdown: after the first SIGTERM or SIGINT the process exits after `timeout` even if the
+/// pipeline has not finished its last commit (whatever was not committed is accounted again after the restart), and a
+/// second signal exits at once.
+final class ShutdownWatchdog {
+    private final class SignalCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    private let sources: [any DispatchSourceSignal]
+
+    init(timeout: Duration, logger: Logger) {
+        let queue = DispatchQueue(label: "ferris-usage.shutdown-watchdog")
+        let signals = SignalCount()
+        sources = [SIGTERM, SIGINT].map { number in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
+            source.setEventHandler {
+                let count = signals.value.add(1, ordering: .relaxed).newValue
+                if count > 1 {
+                    logger.warning("second stop signal: exiting now")
+                    exit(2)
+                }
+                queue.asyncAfter(deadline: .now() + .milliseconds(Int(timeout.components.seconds * 1000))) {
+                    logger.error("graceful shutdown took longer than \(timeout): exiting")
+                    exit(2)
+                }
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() { for source in sources { source.cancel() } }
 }
