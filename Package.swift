@@ -61,6 +61,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "Kafka", "PostgreSQL", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
     ],
     swiftLanguageModes: [.v6]

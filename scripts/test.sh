@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 python3 scripts/check-contract.py
 swift build --build-tests
+FERRIS_USAGE=.build/debug/ferris-usage "${FERRIS_USAGE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferris-usage}/venv/bin/python" scripts/check-chart.py
 # The benchmark harnesses in smoke mode only: they must build and run; their figures live in benchmarks/README.md.
 if [ $# -eq 0 ]; then
   .build/debug/pipeline-throughput 2000 binary

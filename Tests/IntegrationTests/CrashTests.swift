@@ -110,6 +110,76 @@ struct CrashTests {
         #expect(expected.differences(from: postgres) == [])
     }
 
+    @Test("SIGTERM while events arrive: a clean exit within the shutdown bound, and a restart accounts the rest exactly")
+    func stopDuringRun() async throws {
+        let world = World()
+        let records = world.records(UsageSimulator(seed: 61, start: Timestamp(milliseconds: h13 - 4 * hourMs), hours: 6), Scenario.all)
+        let topics = Set(records.map(\.topic)).sorted()
+        try await world.createTopics(topics, partitions: 2)
+        let topologyFile = try Self.topologyFile(for: world)
+        defer { try? FileManager.default.removeItem(at: topologyFile) }
+        let half = records.count / 2
+        try await world.produce(records.prefix(half).map { $0.outgoing() })
+        let bound = 15
+        let service = try Self.start(topologyFile: topologyFile.path, log: world.id,
+                                     extra: ["--shutdown-timeout-seconds", String(bound)])
+        defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
+        try await Self.waitUntilAccounted(world, count: half)
+        let rest = Task { try await world.produce(records.dropFirst(half).map { $0.outgoing() }) }
+        try await Task.sleep(for: .milliseconds(300))
+        let stopped = ContinuousClock.now
+        kill(service.processIdentifier, SIGTERM)
+        service.waitUntilExit()
+        let took = ContinuousClock.now - stopped
+        try await rest.value
+        #expect(service.terminationStatus == 0, "a clean exit, not the bound's forced one")
+        #expect(took < .seconds(bound))
+        let committedAtStop = try await world.committedRecords()
+        let restarted = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
+        try await Self.waitUntilAccounted(world, count: records.count)
+        kill(restarted.processIdentifier, SIGTERM)
+        restarted.waitUntilExit()
+        let expected = ExpectedTotals(records: records)
+        let (kafka, postgres) = try await world.totals()
+        print("stop test: \(records.count) events, SIGTERM mid-run exited 0 after \(took) (bound \(bound) s) with \(committedAtStop) records committed; after a restart, differences: Kafka \(expected.differences(from: kafka).count), PostgreSQL \(expected.differences(from: postgres).count)")
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+    }
+
+    @Test("a second SIGTERM exits at once, as a crash: the restart is exact")
+    func secondSignal() async throws {
+        let world = World()
+        let records = world.records(UsageSimulator(seed: 67, start: Timestamp(milliseconds: h13 - 4 * hourMs), hours: 6), Scenario.all)
+        let topics = Set(records.map(\.topic)).sorted()
+        try await world.createTopics(topics, partitions: 2)
+        let topologyFile = try Self.topologyFile(for: world)
+        defer { try? FileManager.default.removeItem(at: topologyFile) }
+        try await world.produce(records.map { $0.outgoing() })
+        let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while try await world.committedRecords() == 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        kill(service.processIdentifier, SIGTERM)
+        // (Two signals sent back to back would be delivered as one.)
+        try await Task.sleep(for: .milliseconds(300))
+        let stopped = clock.now
+        kill(service.processIdentifier, SIGTERM)
+        service.waitUntilExit()
+        #expect(service.terminationStatus == 2, "forced exit")
+        #expect(clock.now - stopped < .seconds(2))
+        let restarted = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
+        try await Self.waitUntilAccounted(world, count: records.count)
+        kill(restarted.processIdentifier, SIGTERM)
+        restarted.waitUntilExit()
+        let expected = ExpectedTotals(records: records)
+        let (kafka, postgres) = try await world.totals()
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+    }
+
     @Test("an instance paused past its session (a zombie) is fenced: it aborts its open transaction, and totals stay exact")
     func zombie() async throws {
         let world = World()
@@ -245,11 +315,12 @@ struct CrashTests {
     /// Starts `ferris-usage run`, with static membership as `member` (as a Kubernetes pod would with its name: a
     /// restart with the same name takes the partitions back and aborts the killed process's open transaction), or
     /// with dynamic membership (a clean exit leaves the group at once, so its partitions move without delay).
-    static func start(topologyFile: String, log: String, member: String? = "a", databaseURL: String? = nil) throws -> Process {
+    static func start(topologyFile: String, log: String, member: String? = "a", databaseURL: String? = nil,
+                      extra: [String] = []) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executable)
         process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", "info"]
-            + (member.map { ["--member-id", $0] } ?? [])
+            + (member.map { ["--member-id", $0] } ?? []) + ["--http-port", "0"] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["FERRIS_BROKERS"] = try TestServices.brokers
         environment["FERRIS_DATABASE_URL"] = try databaseURL ?? TestServices.databaseURL

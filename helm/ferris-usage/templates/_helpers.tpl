@@ -1,0 +1,43 @@
+{{/* The release's objects are named after it. */}}
+{{- define "ferris-usage.fullname" -}}
+{{- if contains .Chart.Name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "ferris-usage.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "ferris-usage.labels" -}}
+{{ include "ferris-usage.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ferrisdx
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{- define "ferris-usage.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "ferris-usage.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The topology file: inline YAML, or one shipped with the chart. */}}
+{{- define "ferris-usage.topology" -}}
+{{- if .Values.topology.inline -}}
+{{- .Values.topology.inline -}}
+{{- else -}}
+{{- $file := printf "topologies/%s.yaml" .Values.topology.name -}}
+{{- $content := .Files.Get $file -}}
+{{- if not $content -}}
+{{- fail (printf "topology.name %q: no %s in the chart (shipped: default, single-user-gcp, team-databricks, hybrid-onprem-gcp)" .Values.topology.name $file) -}}
+{{- end -}}
+{{- $content -}}
+{{- end -}}
+{{- end -}}
