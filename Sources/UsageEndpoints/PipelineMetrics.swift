@@ -65,10 +65,11 @@ public final class PipelineMetrics: Sendable {
                 synced.lagGauges[tp] = nil
             }
             for (tp, partition) in health.partitions {
+                guard let lag = partition.lag else { continue }
                 let gauge = synced.lagGauges[tp] ?? gauge("consumer_lag", "Records behind the end of an assigned input partition.",
                                                           [("topic", tp.topic), ("partition", String(tp.partition))])
                 synced.lagGauges[tp] = gauge
-                gauge.set(Int64(partition.lag))
+                gauge.set(lag)
             }
         }
         return registry.emitToBuffer()

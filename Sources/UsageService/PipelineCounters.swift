@@ -57,8 +57,8 @@ public final class PipelineCounters: Sendable {
     public struct Health: Sendable {
         /// Lag and last progress of one assigned partition.
         public struct Partition: Sendable, Equatable {
-            /// Records behind the end of the partition (from fetch responses).
-            public var lag: Int64
+            /// Records behind the end of the partition (from fetch responses); nil until a fetch response told the end.
+            public var lag: Int64?
             /// When the partition last moved forward, or when it was assigned.
             public var lastProgress: ContinuousClock.Instant
         }
@@ -77,15 +77,16 @@ public final class PipelineCounters: Sendable {
         public var lastCommitSeconds = 0.0
 
         /// Ready while the loop comes round, has joined its group and no assigned partition with records to read
-        /// has stood still for `stallAfter`. Never ready after a failure. Returns the reason when not ready.
+        /// (or whose end the broker has not told yet) has stood still for `stallAfter`. Never ready after a failure. Returns the reason when not ready.
         public func readiness(now: ContinuousClock.Instant, stallAfter: Duration) -> (ready: Bool, reason: String) {
             if let failure { return (false, "the accounting loop failed: \(failure)") }
             guard let lastLoop else { return (false, "starting") }
             if now - lastLoop > stallAfter { return (false, "the accounting loop has not come round for \(now - lastLoop)") }
             guard joined else { return (false, "joining the consumer group") }
-            let stalled = partitions.filter { $0.value.lag > 0 && now - $0.value.lastProgress > stallAfter }
+            // A partition whose end is still unknown has had no fetch response since it was assigned.
+            let stalled = partitions.filter { ($0.value.lag ?? 1) > 0 && now - $0.value.lastProgress > stallAfter }
             if let (tp, partition) = stalled.min(by: { $0.key.description < $1.key.description }) {
-                return (false, "\(stalled.count) partition(s) with records to read made no progress for \(stallAfter) (e.g. \(tp), lag \(partition.lag))")
+                return (false, "\(stalled.count) partition(s) with records to read (or no answer from the broker) made no progress for \(stallAfter) (e.g. \(tp), lag \(partition.lag.map(String.init) ?? "unknown"))")
             }
             return (true, "consuming \(partitions.count) partition(s)")
         }

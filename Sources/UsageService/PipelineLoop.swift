@@ -273,8 +273,8 @@ final class PipelineLoop {
         var progress: [KafkaTopicPartition: PipelineCounters.Health.Partition] = [:]
         var openWindows = 0
         for (tp, state) in partitions {
-            let high = consumer.cachedWatermarks(tp)?.high ?? 0
-            progress[tp] = .init(lag: max(0, high - max(state.nextOffset ?? 0, 0)), lastProgress: state.lastProgressAt)
+            let lag = consumer.cachedWatermarks(tp).map { max(0, $0.high - max(state.nextOffset ?? $0.low, $0.low)) }
+            progress[tp] = .init(lag: lag, lastProgress: state.lastProgressAt)
             openWindows += state.flow.second.openWindowCount
         }
         let now = ContinuousClock.now

@@ -200,9 +200,12 @@ struct CrashTests {
         let successor = try Self.start(topologyFile: topologyFile.path, log: world.id, member: nil)
         defer { if successor.isRunning { kill(successor.processIdentifier, SIGKILL) } }
         try await world.produce(records.dropFirst(half + half / 2).map { $0.outgoing() })
-        try await Self.waitUntilAccounted(world, count: records.count)
+        // Paused well past its session timeout (6 s) while the successor joins and takes the partitions over.
+        try await Task.sleep(for: .seconds(15))
         kill(zombie.processIdentifier, SIGCONT)
-        try await Task.sleep(for: .seconds(8))
+        // (Its open transaction, if any, is aborted by the zombie itself now; a Kafka broker would also abort it
+        // after transaction.timeout.ms, which the test broker does not.)
+        try await Self.waitUntilAccounted(world, count: records.count)
         for service in [zombie, successor] where service.isRunning {
             kill(service.processIdentifier, SIGTERM)
             service.waitUntilExit()
@@ -325,12 +328,11 @@ struct CrashTests {
         environment["FERRIS_BROKERS"] = try TestServices.brokers
         environment["FERRIS_DATABASE_URL"] = try databaseURL ?? TestServices.databaseURL
         process.environment = environment
+        // Appending: several processes of one test share the file.
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(log).log")
-        if !FileManager.default.fileExists(atPath: logFile.path) {
-            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        }
-        let handle = try FileHandle(forWritingTo: logFile)
-        handle.seekToEndOfFile()
+        let descriptor = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard descriptor >= 0 else { throw TestSetupError("cannot open \(logFile.path)") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
