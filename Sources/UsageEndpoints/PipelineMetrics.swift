@@ -50,11 +50,14 @@ public final class PipelineMetrics: Sendable {
             }
             count("totals_committed", "Totals committed to the totals topic.", [], snapshot.totalsWritten, last.totalsWritten)
             count("transactions", "Kafka transactions committed.", [], snapshot.commits, last.commits)
-            count("transaction_commit_microseconds", "Time spent committing transactions.", [],
-                  Int(snapshot.commitMicroseconds), Int(last.commitMicroseconds))
             count("postgres_rows_written", "Totals written to PostgreSQL.", [], snapshot.sinkRowsWritten, last.sinkRowsWritten)
             count("postgres_write_failures", "Failed PostgreSQL writes (retried).", [], snapshot.sinkFailures, last.sinkFailures)
             synced.last = snapshot
+            let commits = registry.makeDurationHistogram(
+                descriptor: Self.descriptor("transaction_commit", unit: "seconds", "How long committing a transaction took."),
+                buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                          .milliseconds(250), .milliseconds(500), .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10)])
+            for duration in pipeline.counters.takeCommitDurations() { commits.record(duration) }
 
             gauge("ready", "1 while /readyz answers ready.").set(Int64(ready ? 1 : 0))
             gauge("open_windows", "Open windows (keys x hours) on the assigned partitions.").set(Int64(health.openWindows))

@@ -24,8 +24,6 @@ public final class PipelineCounters: Sendable {
         public var totalsWritten = 0
         /// Kafka transactions committed (each commits totals, dead letters, checkpoints and offsets).
         public var commits = 0
-        /// Time spent committing those transactions, in microseconds.
-        public var commitMicroseconds: Int64 = 0
         /// Totals written to PostgreSQL by the sink.
         public var sinkRowsWritten = 0
         /// Failed PostgreSQL writes (each retried with backoff).
@@ -47,7 +45,6 @@ public final class PipelineCounters: Sendable {
             late += other.late
             totalsWritten += other.totalsWritten
             commits += other.commits
-            commitMicroseconds += other.commitMicroseconds
             sinkRowsWritten += other.sinkRowsWritten
             sinkFailures += other.sinkFailures
         }
@@ -94,12 +91,28 @@ public final class PipelineCounters: Sendable {
 
     private let state = Mutex(Snapshot())
     private let healthState = Mutex(Health())
+    private let commitDurations = Mutex<[Duration]>([])
     private let lag = Atomic<Int>(0)
 
     /// The loop's current health.
     public var health: Health { healthState.withLock { $0 } }
 
     func updateHealth(_ body: (inout Health) -> Void) { healthState.withLock { body(&$0) } }
+
+    /// Takes the durations of the transactions committed since the last call (at most the latest 10,000).
+    public func takeCommitDurations() -> [Duration] {
+        commitDurations.withLock { durations in
+            defer { durations.removeAll(keepingCapacity: true) }
+            return durations
+        }
+    }
+
+    func recordCommit(_ duration: Duration) {
+        commitDurations.withLock { durations in
+            if durations.count >= 10_000 { durations.removeFirst(durations.count - 9_999) }
+            durations.append(duration)
+        }
+    }
 
     /// Totals not yet written to PostgreSQL (read from the totals topic or still behind its end).
     public var sinkLag: Int { lag.load(ordering: .relaxed) }

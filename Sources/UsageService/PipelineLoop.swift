@@ -262,8 +262,8 @@ final class PipelineLoop {
         delta.commits += 1
         let elapsed = (clock.now - started).components
         let microseconds = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
-        delta.commitMicroseconds += microseconds
         pipeline.counters.updateHealth { $0.lastCommitSeconds = Double(microseconds) / 1_000_000 }
+        pipeline.counters.recordCommit(clock.now - started)
         publishCounters()
         try producer.beginTransaction()
     }

@@ -180,6 +180,29 @@ struct CrashTests {
         #expect(expected.differences(from: postgres) == [])
     }
 
+    @Test("secrets stay out of the logs, at debug level and in connection errors")
+    func secretsStayOutOfLogs() async throws {
+        let world = World()
+        let records = world.records(UsageSimulator(seed: 71, start: Timestamp(milliseconds: h13), hours: 2), [Scenario.singleUserGCP])
+        try await world.createTopics([world.topic("solo-gcp")], partitions: 1)
+        try await world.produce(records.map { $0.outgoing() })
+        let topologyFile = try Self.topologyFile(for: world)
+        defer { try? FileManager.default.removeItem(at: topologyFile) }
+        let (databasePassword, kafkaPassword) = ("db-Secr3t-9431", "kafka-Secr3t-7719")
+        // A database that refuses connections, so that the sink reports connection errors naming the URL.
+        let url = "postgresql://usage:\(databasePassword)@127.0.0.1:\(try EndpointTests.freePort())/ferris?sslmode=disable"
+        let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: url, logLevel: "debug",
+                                     environment: ["FERRIS_KAFKA_SASL_PASSWORD": kafkaPassword, "FERRIS_KAFKA_SASL_USERNAME": "usage"])
+        defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
+        try await Self.waitUntilAccounted(world, count: records.count)
+        kill(service.processIdentifier, SIGTERM)
+        service.waitUntilExit()
+        let log = try String(contentsOf: FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).log"), encoding: .utf8)
+        #expect(log.contains("could not connect"), "the sink reported the unreachable database")
+        #expect(!log.contains(databasePassword))
+        #expect(!log.contains(kafkaPassword))
+    }
+
     @Test("an instance paused past its session (a zombie) is fenced: it aborts its open transaction, and totals stay exact")
     func zombie() async throws {
         let world = World()
@@ -319,14 +342,15 @@ struct CrashTests {
     /// restart with the same name takes the partitions back and aborts the killed process's open transaction), or
     /// with dynamic membership (a clean exit leaves the group at once, so its partitions move without delay).
     static func start(topologyFile: String, log: String, member: String? = "a", databaseURL: String? = nil,
-                      extra: [String] = []) throws -> Process {
+                      extra: [String] = [], logLevel: String = "info", environment more: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executable)
-        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", "info"]
+        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", logLevel]
             + (member.map { ["--member-id", $0] } ?? []) + ["--http-port", "0"] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["FERRIS_BROKERS"] = try TestServices.brokers
         environment["FERRIS_DATABASE_URL"] = try databaseURL ?? TestServices.databaseURL
+        environment.merge(more) { $1 }
         process.environment = environment
         // Appending: several processes of one test share the file.
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(log).log")
