@@ -6,8 +6,8 @@ import UsageStandard
 /// Reads the current totals back, as a billing consumer would: from the compacted totals topic (latest
 /// record per key) and from the PostgreSQL table. Blocking: call from a dedicated thread.
 public enum TotalsReader {
-    /// The current total per record key on `topic` (`read_committed`, from the beginning to the current end): the
-    /// latest record of the highest revision, left out when that revision retracted it.
+    /// The current total per record key on `topic` (`read_committed`, from the beginning to the current end): per key
+    /// the total that supersedes the others (`UsageTotal.supersedes`), left out when it is a retraction.
     public static func fromKafka(_ kafka: KafkaConfiguration, topic: String, logger: Logger) throws -> [UsageTotal] {
         var latest: [String: UsageTotal] = [:]
         var config = kafka
@@ -19,7 +19,7 @@ public enum TotalsReader {
                 return
             }
             switch UsageTotalCodec.decode(Array(value)) {
-            case .success(let total): if total.revision >= latest[key]?.revision ?? 0 { latest[key] = total }
+            case .success(let total): if latest[key].map({ total.supersedes($0) }) ?? true { latest[key] = total }
             case .failure(let error): throw UsageServiceError("a record on \(topic) is not a usage total: \(error)")
             }
         }

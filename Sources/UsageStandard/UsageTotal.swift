@@ -59,6 +59,16 @@ public struct UsageTotal: Sendable, Equatable {
             + "/" + windowStart.rfc3339
     }
 
+    /// Whether this total replaces `other` (a total of the same key and window): a higher revision wins; within a
+    /// revision, the one that counted up to a later offset (`lastOffset`), and final over provisional at the same
+    /// offset. Totals are absolute and computed from the same partition in order, so this picks the most complete
+    /// figure whatever order the records are read in, including a stale record that reaches the topic late.
+    public func supersedes(_ other: UsageTotal) -> Bool {
+        if revision != other.revision { return revision > other.revision }
+        if lastOffset != other.lastOffset { return lastOffset > other.lastOffset }
+        return status != .provisional || other.status == .provisional
+    }
+
     /// A deterministic CloudEvent id: the same total computed twice gets the same id.
     public var eventID: String {
         "\(recordKey)@\(sourcePartition)#\(lastOffset)" + (revision > 0 ? "~r\(revision)" : "")

@@ -128,7 +128,7 @@ final class ShutdownWatchdog {
         sources = [SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler {
-                let count = signals.value.add(1, ordering: .relaxed).newValue
+                let count = signals.value.add(Int(source.data), ordering: .relaxed).newValue
                 if count > 1 {
                     logger.warning("second stop signal: exiting now")
                     exit(2)

@@ -81,6 +81,18 @@ struct World {
         }
     }
 
+    /// Expects both sinks to hold exactly the totals `expected` (PostgreSQL once it has caught up); returns how many
+    /// totals differ in each, for the test's summary line.
+    @discardableResult
+    func expectExact(_ expected: ExpectedTotals, databaseURL: String? = nil,
+                     sourceLocation: SourceLocation = #_sourceLocation) async throws -> (kafka: Int, postgres: Int) {
+        let (kafka, postgres) = try await totals(databaseURL: databaseURL)
+        let (inKafka, inPostgres) = (expected.differences(from: kafka), expected.differences(from: postgres))
+        #expect(inKafka == [], "Kafka totals", sourceLocation: sourceLocation)
+        #expect(inPostgres == [], "PostgreSQL totals", sourceLocation: sourceLocation)
+        return (inKafka.count, inPostgres.count)
+    }
+
     /// The current totals on the totals topic.
     func kafkaTotals() async throws -> [UsageTotal] {
         let kafka = try TestServices.kafka

@@ -148,4 +148,32 @@ struct UsageTotalCodecTests {
         #expect(total.eventID == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z@t:0#42")
         #expect(try UsageTotalCodec.decode(UsageTotalCodec.encode(total, source: "/ferris-usage/g")).get() == total)
     }
+
+    @Test("a revision round-trips and changes the id; retracted is a status")
+    func revision() throws {
+        var total = UsageTotal(key: UsageKey(tenant: "t", instance: "i", component: "c", metric: "m"),
+                               windowStart: Timestamp(milliseconds: 1_795_611_600_000),
+                               windowEnd: Timestamp(milliseconds: 1_795_615_200_000), quantity: .zero, unit: "Requests",
+                               eventCount: 0, status: .retracted, sourcePartition: "t:0", lastOffset: 7, revision: 3)
+        #expect(total.eventID.hasSuffix("#7~r3"))
+        #expect(try UsageTotalCodec.decode(UsageTotalCodec.encode(total, source: "/ferris-usage/g")).get() == total)
+        total.revision = 0
+        #expect(!String(decoding: UsageTotalCodec.encode(total, source: "/ferris-usage/g"), as: UTF8.self).contains("x_Revision"))
+    }
+
+    @Test("which total supersedes: revision first, then the later offset, then final over provisional")
+    func supersedes() {
+        func total(_ revision: Int64, _ offset: Int64, _ status: TotalStatus) -> UsageTotal {
+            UsageTotal(key: UsageKey(tenant: "t", instance: "i", component: "c", metric: "m"),
+                       windowStart: Timestamp(milliseconds: 0), windowEnd: Timestamp(milliseconds: 3_600_000),
+                       quantity: Quantity(micros: offset), unit: "Requests", eventCount: offset, status: status,
+                       sourcePartition: "t:0", lastOffset: offset, revision: revision)
+        }
+        #expect(total(1, 5, .final).supersedes(total(0, 90, .final)))
+        #expect(!total(0, 90, .final).supersedes(total(1, 5, .provisional)))
+        #expect(total(0, 9, .provisional).supersedes(total(0, 8, .final)))
+        #expect(!total(0, 8, .final).supersedes(total(0, 9, .provisional)), "a stale record read late does not win")
+        #expect(total(0, 9, .final).supersedes(total(0, 9, .provisional)))
+        #expect(!total(0, 9, .provisional).supersedes(total(0, 9, .final)))
+    }
 }
