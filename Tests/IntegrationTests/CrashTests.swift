@@ -63,6 +63,7 @@ struct CrashTests {
         try await producer.value
         // A last run to the end, then a clean stop.
         let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
+        defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
         restarts += 1
         try await Self.waitUntilAccounted(world, count: records.count)
         kill(service.processIdentifier, SIGTERM)
@@ -81,9 +82,12 @@ struct CrashTests {
         let half = records.count / 2
         try await world.produce(records.prefix(half).map { $0.outgoing() })
         let first = try Self.start(topologyFile: topologyFile.path, log: world.id, member: nil)
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
         let second = try Self.start(topologyFile: topologyFile.path, log: world.id, member: nil)
+        defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
         try await Task.sleep(for: .seconds(5))
         let third = try Self.start(topologyFile: topologyFile.path, log: world.id, member: nil)  // joins: the group rebalances
+        defer { if third.isRunning { kill(third.processIdentifier, SIGKILL) } }
         try await world.produce(records.dropFirst(half).prefix(half / 2).map { $0.outgoing() })
         try await Task.sleep(for: .seconds(5))
         kill(first.processIdentifier, SIGTERM)  // leaves cleanly: its partitions are flushed and handed over
@@ -140,8 +144,9 @@ struct CrashTests {
         let deadline = clock.now + .seconds(60)
         while try await world.committedRecords() == 0, clock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
         kill(service.processIdentifier, SIGTERM)
-        // (Two signals sent back to back would be delivered as one; a graceful stop takes longer than this.)
-        try await Task.sleep(for: .milliseconds(30))
+        // (Two signals sent back to back could be delivered as one; an idle service stops gracefully in tens of
+        // milliseconds, so the second one follows closely.)
+        try await Task.sleep(for: .milliseconds(3))
         let stopped = clock.now
         kill(service.processIdentifier, SIGTERM)
         service.waitUntilExit()
@@ -170,9 +175,15 @@ struct CrashTests {
                                      environment: ["FERRIS_KAFKA_SASL_PASSWORD": kafkaPassword, "FERRIS_KAFKA_SASL_USERNAME": "usage"])
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
         try await Self.waitUntilAccounted(world, count: records.count)
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).log")
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(60)
+        while clock.now < deadline, !((try? String(contentsOf: logFile, encoding: .utf8))?.contains("could not connect") ?? false) {
+            try await Task.sleep(for: .milliseconds(200))
+        }
         kill(service.processIdentifier, SIGTERM)
         service.waitUntilExit()
-        let log = try String(contentsOf: FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).log"), encoding: .utf8)
+        let log = try String(contentsOf: logFile, encoding: .utf8)
         #expect(log.contains("could not connect"), "the sink reported the unreachable database")
         #expect(!log.contains(databasePassword))
         #expect(!log.contains(kafkaPassword))

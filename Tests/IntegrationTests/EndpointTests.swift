@@ -26,8 +26,10 @@ struct EndpointTests {
             }
             let before = try await Self.metrics(port: port)
             try await world.produce(records.dropFirst(records.count / 2).map { $0.outgoing() })
-            try await Self.waitFor("all records counted", port: port) { _, _ in
-                (try? await Self.metrics(port: port)["ferris_usage_records_read_total"]) == Double(records.count)
+            try await Self.waitFor("all records counted and committed", port: port) { _, _ in
+                guard let now = try? await Self.metrics(port: port) else { return false }
+                return now["ferris_usage_records_read_total"] == Double(records.count)
+                    && now["ferris_usage_transactions_total"] ?? 0 > before["ferris_usage_transactions_total"] ?? 0
             }
             let after = try await Self.metrics(port: port)
             #expect(after["ferris_usage_events_counted_total"] ?? 0 > before["ferris_usage_events_counted_total"] ?? 0)

