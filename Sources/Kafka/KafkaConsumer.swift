@@ -83,7 +83,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func subscribe(_ topics: [String]) throws(KafkaError) {
         let list = TopicPartitionList(capacity: topics.count)
         for topic in topics { list.add(KafkaTopicPartition(topic: topic, partition: RD_KAFKA_PARTITION_UA)) }
-        let err = rd_kafka_subscribe(handle, list.pointer)
+        let err = list.withList { rd_kafka_subscribe(handle, $0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "subscribe to \(topics)")
         }
@@ -133,7 +133,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func assign(_ starts: [KafkaTopicPartition: Int64]) throws(KafkaError) {
         let list = TopicPartitionList(capacity: starts.count)
         for (tp, offset) in starts { list.add(tp, offset: offset) }
-        let err = rd_kafka_assign(handle, list.pointer)
+        let err = list.withList { rd_kafka_assign(handle, $0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "assign \(starts.keys.sorted { $0.description < $1.description })")
         }
@@ -145,7 +145,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !offsets.isEmpty else { return }
         let list = TopicPartitionList(capacity: offsets.count)
         for entry in offsets { list.add(entry.topicPartition, offset: entry.offset) }
-        let err = rd_kafka_commit(handle, list.pointer, 0)
+        let err = list.withList { rd_kafka_commit(handle, $0, 0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "commit offsets for \(offsets.map(\.topicPartition))")
         }
@@ -158,7 +158,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func committed(_ partitions: [KafkaTopicPartition], timeoutMilliseconds: Int32 = 10_000)
         throws(KafkaError) -> [KafkaCommittedOffset] {
         let list = TopicPartitionList(partitions)
-        let err = rd_kafka_committed(handle, list.pointer, timeoutMilliseconds)
+        let err = list.withList { rd_kafka_committed(handle, $0, timeoutMilliseconds) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "fetch committed offsets for \(partitions)")
         }
@@ -190,7 +190,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// The consumer's fetch positions (next offset to be consumed) for `partitions`; negative when unknown.
     public func positions(_ partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: Int64] {
         let list = TopicPartitionList(partitions)
-        _ = rd_kafka_position(handle, list.pointer)
+        _ = list.withList { rd_kafka_position(handle, $0) }
         var result: [KafkaTopicPartition: Int64] = [:]
         for element in list.elements { result[element.tp] = element.offset }
         return result
@@ -200,7 +200,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func pause(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
         guard !partitions.isEmpty else { return }
         let list = TopicPartitionList(partitions)
-        let err = rd_kafka_pause_partitions(handle, list.pointer)
+        let err = list.withList { rd_kafka_pause_partitions(handle, $0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "pause \(partitions)") }
     }
 
@@ -208,7 +208,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     public func resume(_ partitions: [KafkaTopicPartition]) throws(KafkaError) {
         guard !partitions.isEmpty else { return }
         let list = TopicPartitionList(partitions)
-        let err = rd_kafka_resume_partitions(handle, list.pointer)
+        let err = list.withList { rd_kafka_resume_partitions(handle, $0) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "resume \(partitions)") }
     }
 
@@ -219,7 +219,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !partitions.isEmpty else { return [:] }
         let list = TopicPartitionList(capacity: partitions.count)
         for tp in partitions { list.add(tp, offset: timestampMilliseconds) }
-        let err = rd_kafka_offsets_for_times(handle, list.pointer, timeoutMilliseconds)
+        let err = list.withList { rd_kafka_offsets_for_times(handle, $0, timeoutMilliseconds) }
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "look up offsets by time for \(partitions)")
         }

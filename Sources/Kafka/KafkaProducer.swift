@@ -149,7 +149,7 @@ public final class KafkaProducer: @unchecked Sendable {
             throw KafkaError(.operation, "the consumer has no group metadata; it must be a group member (group.id set)")
         }
         defer { rd_kafka_consumer_group_metadata_destroy(metadata) }
-        if let error = rd_kafka_send_offsets_to_transaction(handle, list.pointer, metadata, timeoutMilliseconds) {
+        if let error = list.withList({ rd_kafka_send_offsets_to_transaction(handle, $0, metadata, timeoutMilliseconds) }) {
             throw KafkaError(consuming: error, context: "send offsets to transaction")
         }
     }

@@ -16,7 +16,7 @@ public struct KafkaCommittedOffset: Sendable, Equatable {
 
 /// Owned wrapper around `rd_kafka_topic_partition_list_t`.
 final class TopicPartitionList {
-    let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    private let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
 
     init(capacity: Int) {
         // rd_kafka_topic_partition_list_new only fails when out of memory, which aborts anyway.
@@ -29,6 +29,13 @@ final class TopicPartitionList {
     }
 
     deinit { rd_kafka_topic_partition_list_destroy(pointer) }
+
+    /// Calls `body` with the C list, keeping this owner (and so the list) alive until `body` returns. (Reading a
+    /// stored `pointer` and passing it on would let an optimised build release the owner, and free the list, before
+    /// the C call that uses it.)
+    func withList<R>(_ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(pointer) }
+    }
 
     func add(_ tp: KafkaTopicPartition, offset: Int64? = nil) {
         // librdkafka aborts on allocation failure, so the element is always there.
