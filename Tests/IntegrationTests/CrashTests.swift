@@ -8,7 +8,9 @@ import UsageStandard
 
 /// Crash tests against the real `ferris-usage run` process. The short variant runs in CI; set
 /// FERRIS_LONG_TESTS=1 for the long one (at least 100,000 events and 10 kills).
-@Suite("Real service processes: crashes, joins and leaves")
+// Serialized: several consumer groups rebalancing at once under full test load made the test broker's coordinator
+// stall now and then (a group that never rebalanced after a member left).
+@Suite("Real service processes: crashes, joins and leaves", .serialized)
 struct CrashTests {
     static var long: Bool { ProcessInfo.processInfo.environment["FERRIS_LONG_TESTS"] == "1" }
 
@@ -65,7 +67,7 @@ struct CrashTests {
         let service = try Self.start(topologyFile: topologyFile.path, log: world.id)
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
         restarts += 1
-        try await Self.waitUntilAccounted(world, count: records.count)
+        try await Self.waitUntilAccounted(world, count: records.count, copied: true)
         kill(service.processIdentifier, SIGTERM)
         service.waitUntilExit()
         #expect(service.terminationStatus == 0, "clean exit after SIGTERM")
@@ -93,7 +95,7 @@ struct CrashTests {
         kill(first.processIdentifier, SIGTERM)  // leaves cleanly: its partitions are flushed and handed over
         first.waitUntilExit()
         try await world.produce(records.dropFirst(half + half / 2).map { $0.outgoing() })
-        try await Self.waitUntilAccounted(world, count: records.count)
+        try await Self.waitUntilAccounted(world, count: records.count, copied: true)
         for service in [second, third] {
             kill(service.processIdentifier, SIGTERM)
             service.waitUntilExit()
@@ -126,7 +128,7 @@ struct CrashTests {
         let committedAtStop = try await world.committedRecords()
         let restarted = try Self.start(topologyFile: topologyFile.path, log: world.id)
         defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
-        try await Self.waitUntilAccounted(world, count: records.count)
+        try await Self.waitUntilAccounted(world, count: records.count, copied: true)
         kill(restarted.processIdentifier, SIGTERM)
         restarted.waitUntilExit()
         let differences = try await world.expectExact(ExpectedTotals(records: records))
@@ -154,7 +156,7 @@ struct CrashTests {
         #expect(clock.now - stopped < .seconds(2))
         let restarted = try Self.start(topologyFile: topologyFile.path, log: world.id)
         defer { if restarted.isRunning { kill(restarted.processIdentifier, SIGKILL) } }
-        try await Self.waitUntilAccounted(world, count: records.count)
+        try await Self.waitUntilAccounted(world, count: records.count, copied: true)
         kill(restarted.processIdentifier, SIGTERM)
         restarted.waitUntilExit()
         try await world.expectExact(ExpectedTotals(records: records))
@@ -210,7 +212,7 @@ struct CrashTests {
         kill(zombie.processIdentifier, SIGCONT)
         // (Its open transaction, if any, is aborted by the zombie itself now; a Kafka broker would also abort it
         // after transaction.timeout.ms, which the test broker does not.)
-        try await Self.waitUntilAccounted(world, count: records.count)
+        try await Self.waitUntilAccounted(world, count: records.count, copied: true)
         for service in [zombie, successor] where service.isRunning {
             kill(service.processIdentifier, SIGTERM)
             service.waitUntilExit()
@@ -311,14 +313,16 @@ struct CrashTests {
         return file
     }
 
-    /// Waits until the group's committed offsets cover `count` records.
-    static func waitUntilAccounted(_ world: World, count: Int) async throws {
+    /// Waits until the group's committed offsets cover `count` records and, with `copied`, until PostgreSQL holds what
+    /// the totals topic holds (a stop gives the sink only a few seconds to catch up).
+    static func waitUntilAccounted(_ world: World, count: Int, copied: Bool = false) async throws {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(120)
         while try await world.committedRecords() != Int64(count) {
             guard clock.now < deadline else { throw TestSetupError("timed out waiting until every record is accounted") }
             try await Task.sleep(for: .milliseconds(200))
         }
+        if copied { _ = try await world.totals() }
     }
 
     /// Starts `ferris-usage run`, with static membership as `member` (as a Kubernetes pod would with its name: a
