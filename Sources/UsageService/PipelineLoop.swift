@@ -134,9 +134,7 @@ final class PipelineLoop {
         state.nextOffset = offset + 1
         let replaying = offset < state.replayUntil
         state.context.replaying = replaying
-        let incoming = IncomingRecord(headers: record, key: record.key, value: record.value,
-                                      timestamp: record.timestampMilliseconds.map(Timestamp.init(milliseconds:)), offset: offset)
-        let outcome = state.flow.process(incoming, context: &state.context)
+        let outcome = state.flow.process(record.incoming, context: &state.context)
         guard !replaying else { return }
         delta.recordsRead += 1
         switch outcome {

@@ -159,16 +159,21 @@ public final class Replay: Sendable {
 
     /// The partitions of every topic the topology's pattern matches, in a stable order.
     private func inputPartitions(_ topology: Topology) throws -> [KafkaTopicPartition] {
+        // As the consumer subscribes: a name starting with `^` is a regular expression, any other a topic name.
         let pattern = topology.source.topics
-        let regex: Regex<AnyRegexOutput>
-        do {
-            regex = try Regex(pattern.hasPrefix("^") || !pattern.contains(where: { "\\*+?[](){}|$".contains($0) })
-                              ? pattern : "^\(pattern)$")
-        } catch {
-            throw UsageServiceError("source.topics '\(pattern)' is not a valid regular expression: \(error)")
+        let matches: (String) -> Bool
+        if pattern.hasPrefix("^") {
+            do {
+                let regex = try Regex(pattern)
+                matches = { (try? regex.firstMatch(in: $0)) != nil }
+            } catch {
+                throw UsageServiceError("source.topics '\(pattern)' is not a valid regular expression: \(error)")
+            }
+        } else {
+            matches = { $0 == pattern }
         }
         let topics = try KafkaAdmin(configuration: configuration.kafka, logger: logger).topics()
-        return topics.filter { (try? regex.firstMatch(in: $0.key)) != nil }.sorted { $0.key < $1.key }
+        return topics.filter { matches($0.key) }.sorted { $0.key < $1.key }
             .flatMap { topic, count in (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) } }
     }
 
@@ -199,10 +204,7 @@ public final class Replay: Sendable {
         var lastProgress = clock.now
         while (context.watermark?.milliseconds ?? .min) < closed {
             let read = try consumer.poll(timeoutMilliseconds: 200) { record in
-                let incoming = IncomingRecord(headers: record, key: record.key, value: record.value,
-                                              timestamp: record.timestampMilliseconds.map(Timestamp.init(milliseconds:)),
-                                              offset: record.offset)
-                _ = flow.process(incoming, context: &context)
+                _ = flow.process(record.incoming, context: &context)
             }
             records += read
             keep(flow.second.takeEmissions())

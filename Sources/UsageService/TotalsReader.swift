@@ -34,7 +34,6 @@ public enum TotalsReader {
     /// The totals in `relation` (the current-totals view or the revisions table) that meet `condition`.
     static func read(_ db: PostgresConnection, from relation: String, where condition: String = "true",
                      _ parameters: [PostgresValue] = []) throws -> [UsageTotal] {
-        let table = relation
         let rows = try db.query("""
             SELECT tenant, instance, component, metric,
                    to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
@@ -47,7 +46,7 @@ public enum TotalsReader {
                   let quantityText = row[6], case .success(let quantity) = Quantity.parse(quantityText),
                   let count = row[8].flatMap({ Int64($0) }), let status = row[9].flatMap(TotalStatus.init(rawValue:)),
                   let offset = row[11].flatMap({ Int64($0) }), let revision = row[13].flatMap({ Int64($0) }) else {
-                throw UsageServiceError("unexpected row in \(table): \(row.values)")
+                throw UsageServiceError("unexpected row in \(relation): \(row.values)")
             }
             return UsageTotal(key: UsageKey(tenant: row[0] ?? "", instance: row[1] ?? "", component: row[2] ?? "",
                                             metric: row[3] ?? ""),

@@ -7,7 +7,13 @@ import UsageStages
 import UsageStandard
 import UsageTopology
 
-extension KafkaRecord: CloudEventHeaderSource {}
+extension KafkaRecord: CloudEventHeaderSource {
+    /// The record as the input of a flow (its buffers stay valid while the record is handed to `poll`'s body).
+    var incoming: IncomingRecord<KafkaRecord> {
+        IncomingRecord(headers: self, key: key, value: value,
+                       timestamp: timestampMilliseconds.map(Timestamp.init(milliseconds:)), offset: offset)
+    }
+}
 
 /// The accounting service: consumes the instance event topics of its topology as a consumer group, runs each
 /// partition's records through the topology's flow of stages (decode and validate, deduplicate, scope, key by,
