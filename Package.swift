@@ -53,8 +53,9 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], path: "Sources/ferris-usage"),
         // Benchmark harnesses; their figures live in benchmarks/README.md.
+        .target(name: "MallocCounter", path: "benchmarks/malloc-counter"),
         .executableTarget(name: "pipeline-throughput",
-                          dependencies: ["UsageStandard", "UsageStages", "UsageTopology", "UsageSimulation"],
+                          dependencies: ["UsageStandard", "UsageStages", "UsageTopology", "UsageSimulation", "MallocCounter"],
                           path: "benchmarks/pipeline-throughput"),
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),

@@ -56,6 +56,10 @@ final class PipelineLoop {
     private var flushFailure: Error?
     private let started = ContinuousClock.now
     private var committedOnce = false
+    /// When the first record (not re-read for a restore) was consumed, for the caught-up summary.
+    private var firstRecordAt: ContinuousClock.Instant?
+    private var recordsSinceStart = 0
+    private var totalsSinceStart = 0
     private let totalsHeaders = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
 
     struct PartitionIdentity: Hashable {
@@ -112,7 +116,13 @@ final class PipelineLoop {
             }
             if read == 0, case .untilCaughtUp(let wanted) = pipeline.runMode, caughtUp(consumer, wanted: wanted) {
                 try flush(consumer)
-                logger.info("caught up with every assigned partition; stopping")
+                let elapsed = firstRecordAt.map { ContinuousClock.now - $0 } ?? .zero
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                logger.info("caught up with every assigned partition; stopping", metadata: [
+                    "records": "\(recordsSinceStart)", "totals": "\(totalsSinceStart)",
+                    "seconds_first_record_to_last_commit": "\(seconds)",
+                    "records_per_second": "\(seconds > 0 ? Int(Double(recordsSinceStart) / seconds) : 0)",
+                ])
                 break
             }
         }
@@ -136,6 +146,8 @@ final class PipelineLoop {
         state.context.replaying = replaying
         let outcome = state.flow.process(record.incoming, context: &state.context)
         guard !replaying else { return }
+        if firstRecordAt == nil { firstRecordAt = .now }
+        recordsSinceStart += 1
         delta.recordsRead += 1
         switch outcome {
         case .next:
@@ -231,7 +243,7 @@ final class PipelineLoop {
         var totals: [UsageTotal] = []
         var checkpoints: [Checkpoint] = []
         for state in partitions.values {
-            totals.append(contentsOf: state.flow.second.takeEmissions())
+            totals.append(contentsOf: state.flow.second.takeEmissions(symbols: state.context.symbols))
             if let checkpoint = state.checkpoint, checkpoint != state.committed { checkpoints.append(checkpoint) }
         }
         guard !totals.isEmpty || !checkpoints.isEmpty || deadLettersPending else { return }
@@ -257,6 +269,7 @@ final class PipelineLoop {
         }
         for checkpoint in checkpoints { partitions[checkpoint.topicPartition]?.committed = checkpoint }
         delta.totalsWritten += totals.count
+        totalsSinceStart += totals.count
         delta.commits += 1
         let elapsed = (clock.now - started).components
         let microseconds = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000

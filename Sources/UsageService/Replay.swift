@@ -207,7 +207,7 @@ public final class Replay: Sendable {
                 _ = flow.process(record.incoming, context: &context)
             }
             records += read
-            keep(flow.second.takeEmissions())
+            keep(flow.second.takeEmissions(symbols: context.symbols))
             if read > 0 { lastProgress = clock.now }
             // The end of the partition as it was when the replay reached it: what arrives later is not history.
             if read == 0, let high = consumer.cachedWatermarks(tp)?.high,
@@ -219,7 +219,7 @@ public final class Replay: Sendable {
         // Windows still open at the end of the partition close now, as idle closing would have closed them.
         context.watermark = Timestamp(milliseconds: .max / 2)
         flow.watermarkAdvanced(context: context)
-        keep(flow.second.takeEmissions())
+        keep(flow.second.takeEmissions(symbols: context.symbols))
         return (records, totals)
     }
 

@@ -32,12 +32,14 @@ public struct SimulatedInstance: Sendable {
     public var tenant: String
     /// Its components.
     public var components: [SimulatedComponent]
+    /// The event topic when instances share one (a fleet); nil = its own, `ferris.events.<name>`.
+    public var sharedTopic: String? = nil
 
     /// The instance's event topic.
-    public var topic: String { "ferris.events.\(name)" }
+    public var topic: String { sharedTopic ?? "ferris.events.\(name)" }
 }
 
-/// One of the three seed scenarios.
+/// A simulated set-up: the three seed scenarios, and a large fleet for benchmarks.
 public struct Scenario: Sendable {
     /// Short id used on the command line.
     public var id: String
@@ -45,6 +47,8 @@ public struct Scenario: Sendable {
     public var summary: String
     /// Its instances.
     public var instances: [SimulatedInstance]
+    /// Events per metric and hour when the scenario fixes it (else the simulator's setting).
+    public var samplesPerHour: Int? = nil
 
     static let cpu = SimulatedMetric(name: "cpu_core_seconds", unit: "Core-Seconds", typical: 60)
     static let memory = SimulatedMetric(name: "memory_gib_hours", unit: "GiB-Hours", typical: 0.25)
@@ -93,6 +97,23 @@ public struct Scenario: Sendable {
     /// All seed scenarios.
     public static let all = [singleUserGCP, teamDatabricks, hybrid]
 
-    /// The scenario with `id`, if any.
-    public static func named(_ id: String) -> Scenario? { all.first { $0.id == id } }
+    /// The benchmarks' large workload: 2,000 tenants, each with one instance of 12 components reporting 4 metrics
+    /// once an hour (2,304,000 events a day), on one shared topic `ferris.events.fleet`.
+    public static let large: Scenario = {
+        let metrics = [cpu, memory, storage, requests]
+        let components = ["argocd", "consul", "minio", "kafka", "postgresql", "keycloak", "vault", "ferris-ui",
+                          "elastic", "jupyterhub", "presto", "theia-ide"]
+            .map { SimulatedComponent(name: $0, metrics: metrics) }
+        let providers = ["gcp", "azure", "onprem"]
+        let instances = (1...2_000).map { index in
+            let tenant = "tenant-\(String(index + 10_000).dropFirst())"
+            return SimulatedInstance(name: "\(tenant)-\(providers[index % 3])", provider: providers[index % 3], tenant: tenant,
+                                     components: components, sharedTopic: "ferris.events.fleet")
+        }
+        return Scenario(id: "large", summary: "2,000 tenants x 12 components x 4 metrics, hourly, on one shared topic",
+                        instances: instances, samplesPerHour: 1)
+    }()
+
+    /// The scenario with `id` (a seed scenario or `large`), if any.
+    public static func named(_ id: String) -> Scenario? { (all + [large]).first { $0.id == id } }
 }

@@ -40,8 +40,12 @@ public struct UsageSimulator: Sendable {
     /// Samples per component and metric per hour.
     public var samplesPerHour: Int
 
+    /// The CloudEvents mode of every event; nil = each event at random (half binary, half structured).
+    public var mode: CloudEventMode?
+
     /// Creates a simulator for `hours` hours from `start` (rounded down to the hour).
-    public init(seed: UInt64, start: Timestamp, hours: Int = 24, samplesPerHour: Int = 12) {
+    public init(seed: UInt64, start: Timestamp, hours: Int = 24, samplesPerHour: Int = 12, mode: CloudEventMode? = nil) {
+        self.mode = mode
         self.seed = seed
         self.start = Timestamp(milliseconds: start.milliseconds / 3_600_000 * 3_600_000)
         self.hours = hours
@@ -53,6 +57,7 @@ public struct UsageSimulator: Sendable {
     public func records(for scenarios: [Scenario]) -> [SimulatedRecord] {
         var rng = SplitMix64(seed: seed)
         var records: [SimulatedRecord] = []
+        var shared: [(time: Int64, record: SimulatedRecord)] = []
         for scenario in scenarios {
             for instance in scenario.instances {
                 var instanceRecords: [(time: Int64, record: SimulatedRecord)] = []
@@ -61,6 +66,7 @@ public struct UsageSimulator: Sendable {
                     let hourStart = start.milliseconds + Int64(hour) * 3_600_000
                     for component in instance.components {
                         for metric in component.metrics {
+                            let samplesPerHour = scenario.samplesPerHour ?? self.samplesPerHour
                             for sample in 0..<samplesPerHour {
                                 let offsetInHour: Int64
                                 switch rng.next() % 16 {
@@ -81,7 +87,8 @@ public struct UsageSimulator: Sendable {
                                     tenant: instance.tenant, instance: instance.name, component: component.name,
                                     metric: metric.name, quantity: Quantity(micros: micros), unit: metric.unit,
                                     scope: component.scope, provider: instance.provider)
-                                let mode: CloudEventMode = rng.next() % 2 == 0 ? .binary : .structured
+                                let coin = rng.next() % 2 == 0
+                                let mode = self.mode ?? (coin ? .binary : .structured)
                                 // Delivery jitter: up to 2 minutes out of order.
                                 let jitter = Int64(rng.next() % 120_000)
                                 instanceRecords.append((event.time.milliseconds + jitter,
@@ -91,10 +98,16 @@ public struct UsageSimulator: Sendable {
                     }
                 }
                 instanceRecords.sort { $0.time < $1.time }
-                records.append(contentsOf: instanceRecords.map(\.record))
+                if instance.sharedTopic == nil {
+                    records.append(contentsOf: instanceRecords.map(\.record))
+                } else {
+                    shared.append(contentsOf: instanceRecords)
+                }
             }
         }
-        return records
+        // Instances sharing a topic deliver side by side, not one day after the other.
+        shared.sort { $0.time < $1.time }
+        return records + shared.map(\.record)
     }
 
     /// Produces `records` and waits until the broker has acknowledged all of them.
@@ -102,7 +115,7 @@ public struct UsageSimulator: Sendable {
                                progress: ((Int) -> Void)? = nil) throws(KafkaError) {
         for (index, record) in records.enumerated() {
             try producer.send(record.outgoing())
-            if index % 10_000 == 9_999 { progress?(index + 1) }
+            if index % 100_000 == 99_999 { progress?(index + 1) }
         }
         try producer.awaitDeliveries()
         progress?(records.count)

@@ -11,12 +11,19 @@ public struct Decode<Headers: CloudEventHeaderSource>: Stage {
         decoder = UsageEventDecoder(policy: policy)
     }
 
-    /// Decodes one record.
+    /// Decodes one record: plain binary-mode events on the allocation-free path, anything else through the
+    /// general decoder (which also gives the reason for refusing a record).
+    @inlinable
     public mutating func process(_ record: IncomingRecord<Headers>, context: inout FlowContext) -> StageOutcome<OffsetEvent> {
+        if let event = decoder.decodeInterned(headers: record.headers, key: record.key, value: record.value,
+                                              referenceTime: record.timestamp, symbols: &context.symbols) {
+            context.observe(event.time)
+            return .next(OffsetEvent(event, offset: record.offset))
+        }
         switch decoder.decode(headers: record.headers, key: record.key, value: record.value, referenceTime: record.timestamp) {
         case .success(let event):
             context.observe(event.time)
-            return .next(OffsetEvent(event, offset: record.offset))
+            return .next(OffsetEvent(event, offset: record.offset, symbols: &context.symbols))
         case .failure(let error):
             return .rejected(error)
         }

@@ -35,8 +35,8 @@ public struct KeyBy: Stage {
     @inlinable
     public mutating func process(_ input: OffsetEvent, context: inout FlowContext) -> StageOutcome<KeyedEvent> {
         let event = input.event
-        let key = UsageKey(tenant: event.tenant, instance: fields.instance ? event.instance : "*",
-                           component: fields.component ? event.component : "*", metric: event.metric)
+        let key = InternedKey(tenant: event.tenant, instance: fields.instance ? event.instance : .wildcard,
+                              component: fields.component ? event.component : .wildcard, metric: event.metric)
         return .next(KeyedEvent(key: key, event: event, offset: input.offset))
     }
 }

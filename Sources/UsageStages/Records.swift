@@ -24,31 +24,38 @@ public struct IncomingRecord<Headers: CloudEventHeaderSource> {
     }
 }
 
-/// A valid usage event and the offset it was read at.
+/// A valid usage event (names interned in the flow's `Symbols`) and the offset it was read at.
 public struct OffsetEvent: Sendable, Equatable {
     /// The event.
-    public var event: UsageEvent
+    public var event: InternedEvent
     /// Its offset in the partition.
     public var offset: Int64
 
     /// Creates one.
-    public init(_ event: UsageEvent, offset: Int64) {
+    @inlinable
+    public init(_ event: InternedEvent, offset: Int64) {
         self.event = event
         self.offset = offset
+    }
+
+    /// Creates one from a decoded event, interning its names in `symbols`.
+    public init(_ event: UsageEvent, offset: Int64, symbols: inout Symbols) {
+        self.init(symbols.intern(event), offset: offset)
     }
 }
 
 /// An event with the key its total is accounted under.
 public struct KeyedEvent: Sendable, Equatable {
     /// The totals key.
-    public var key: UsageKey
+    public var key: InternedKey
     /// The event.
-    public var event: UsageEvent
+    public var event: InternedEvent
     /// Its offset in the partition.
     public var offset: Int64
 
     /// Creates one.
-    public init(key: UsageKey, event: UsageEvent, offset: Int64) {
+    @inlinable
+    public init(key: InternedKey, event: InternedEvent, offset: Int64) {
         self.key = key
         self.event = event
         self.offset = offset

@@ -32,15 +32,46 @@ public enum ScopeRule: Sendable, Equatable, CustomStringConvertible {
 public struct ScopeFilter: Stage {
     /// The rules; the `tag` rule always applies.
     public let rules: [ScopeRule]
+    private let descriptions: [String]
+    /// Per rule, its verdict per component or source symbol: 0 not yet judged, 1 kept, 2 excluded.
+    private var verdicts: [[UInt8]]
 
     /// Creates the filter; `.tag` is added when missing.
     public init(rules: [ScopeRule] = []) {
         self.rules = rules.contains(.tag) ? rules : [.tag] + rules
+        descriptions = self.rules.map(\.description)
+        verdicts = Array(repeating: [], count: self.rules.count)
     }
 
     /// Passes accounted events, drops the others naming the rule.
     public mutating func process(_ input: OffsetEvent, context: inout FlowContext) -> StageOutcome<OffsetEvent> {
-        for rule in rules where rule.excludes(input.event) { return .dropped(.outOfScope(rule: rule.description)) }
+        for index in rules.indices where excludes(rule: index, input.event, context.symbols) {
+            return .dropped(.outOfScope(rule: descriptions[index]))
+        }
         return .next(input)
+    }
+
+    /// Whether rule `index` excludes `event`; name rules are judged once per name.
+    private mutating func excludes(rule index: Int, _ event: InternedEvent, _ symbols: Symbols) -> Bool {
+        let symbol: Symbol
+        switch rules[index] {
+        case .tag: return event.scope == .outOfScope
+        case .component: symbol = event.component
+        case .sourcePrefix: symbol = event.source
+        }
+        let slot = Int(symbol.rawValue)
+        if slot < verdicts[index].count, verdicts[index][slot] != 0 { return verdicts[index][slot] == 2 }
+        let name = symbols[symbol]
+        let excluded: Bool
+        switch rules[index] {
+        case .tag: excluded = false
+        case .component(let names): excluded = names.contains(name)
+        case .sourcePrefix(let prefixes): excluded = prefixes.contains { name.hasPrefix($0) }
+        }
+        if verdicts[index].count <= slot {
+            verdicts[index].append(contentsOf: repeatElement(0, count: slot + 1 - verdicts[index].count))
+        }
+        verdicts[index][slot] = excluded ? 2 : 1
+        return excluded
     }
 }

@@ -18,8 +18,11 @@ public enum Drop: Sendable, Equatable {
     case duplicate
 }
 
-/// What every stage of one partition's flow shares: the partition's event-time watermark.
+/// What every stage of one partition's flow shares: the partition's event-time watermark and the table of names
+/// its events use.
 public struct FlowContext: Sendable {
+    /// The names of this flow's events, interned: stages carry symbols, emissions turn them back into Strings.
+    public var symbols = Symbols()
     /// The largest event time of any valid event of the partition so far (its "stream time"), possibly advanced
     /// further by wall clock when the partition was idle.
     public var watermark: Timestamp?

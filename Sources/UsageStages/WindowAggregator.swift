@@ -43,21 +43,17 @@ public struct Aggregations: Sendable, Equatable {
 /// events applied and the watermark, so the state at any offset can be rebuilt by applying the same events again with
 /// `FlowContext.replaying` set, which is how a restart recovers its open windows.
 public struct WindowAggregator: Stage {
-    struct WindowKey: Hashable {
-        var key: UsageKey
-        var start: Int64
-    }
-
+    /// The running state of one key's window. Plain data (no references), 56 bytes.
     struct OpenWindow {
         var value: Quantity
         var count: Int64
-        var latestTime: Int64
-        var unit: String
         var firstOffset: Int64
         var lastOffset: Int64
+        /// The time of the event whose quantity is the value (aggregation `latest` only).
+        var latestTime: Int64
+        var unit: Symbol
+        var provider: Symbol?
         var dirty: Bool
-        var provider: String?
-        var subjects: Set<String>?
     }
 
     /// The partition these windows belong to, as `topic:partition`.
@@ -68,10 +64,15 @@ public struct WindowAggregator: Stage {
     public let graceMilliseconds: Int64
     /// How each metric is aggregated.
     public let aggregations: Aggregations
-
-    private var open: [WindowKey: OpenWindow] = [:]
-    private var closed: [UsageTotal] = []
+    /// The open windows, one table per window start (a handful: the current hour and those within grace).
+    private var open: [WindowTable] = []
+    /// Tables of windows that closed, waiting for `takeEmissions`.
+    private var closed: [WindowTable] = []
+    /// Emptied tables kept for reuse, so that a new hour allocates nothing once warm.
+    private var spare: [WindowTable] = []
     private var nextCloseAt = Int64.max
+    /// The aggregation per metric symbol, as an index into `Aggregation.allCases` plus one (0 = not yet looked up).
+    private var aggregationOf: [UInt8] = []
 
     /// Creates an empty aggregator.
     public init(partition: String, windows: TumblingWindows = .hourly, graceMilliseconds: Int64,
@@ -83,11 +84,11 @@ public struct WindowAggregator: Stage {
     }
 
     /// Number of open windows.
-    public var openWindowCount: Int { open.count }
+    public var openWindowCount: Int { open.reduce(0) { $0 + $1.count } }
 
     /// The smallest offset of any event in an open window: re-reading from here rebuilds every open window.
     /// Nil when no window is open.
-    public var rebuildFrom: Int64? { open.values.lazy.map(\.firstOffset).min() }
+    public var rebuildFrom: Int64? { open.compactMap(\.firstOffset).min() }
 
     /// Adds one event to its window; refuses it when the window closed, its unit differs or the total would overflow.
     public mutating func process(_ input: KeyedEvent, context: inout FlowContext) -> StageOutcome<Void> {
@@ -98,34 +99,57 @@ public struct WindowAggregator: Stage {
         if let watermark = context.watermark, closesAt <= watermark.milliseconds {
             return .rejected(UsageDecodeError(.late, "time", "\(event.time) is in a window that closed (its end plus \(graceMilliseconds / 60_000) minutes of grace passed, watermark \(watermark)) before the event arrived"))
         }
-        let windowKey = WindowKey(key: input.key, start: start)
-        let aggregation = aggregations.of(event.metric)
-        if let index = open.index(forKey: windowKey) {
-            // Updated in place: one hash lookup, no copy of the window state.
-            guard open.values[index].unit == event.unit else {
-                return .rejected(UsageDecodeError(.unitMismatch, "data.unit", "is '\(event.unit)' but earlier events of \(input.key) in this window use '\(open.values[index].unit)'"))
+        let aggregation = aggregation(of: event.metric, context.symbols)
+        let table = tableIndex(start: start, closesAt: closesAt)
+        if let index = open[table].index(of: input.key) {
+            // Updated in place: one probe, no copy of the window state.
+            guard open[table].windows[index].unit == event.unit else {
+                let symbols = context.symbols
+                return .rejected(UsageDecodeError(.unitMismatch, "data.unit", "is '\(symbols[event.unit])' but earlier events of \(symbols[input.key]) in this window use '\(symbols[open[table].windows[index].unit])'"))
             }
+            // Taken out while updated, so that the set is not copied.
+            var subjects = aggregation == .distinct ? open[table].subjects.removeValue(forKey: index) : nil
+            defer { if let subjects { open[table].subjects[index] = subjects } }
             if let error = Self.add(event, offset: input.offset, aggregation: aggregation, replaying: context.replaying,
-                                    to: &open.values[index]) {
-                return .rejected(error.with(key: input.key))
+                                    to: &open[table].windows[index], subjects: &subjects) {
+                return .rejected(error.with(key: context.symbols[input.key]))
             }
         } else {
-            var window = OpenWindow(value: .zero, count: 0, latestTime: .min, unit: event.unit, firstOffset: input.offset,
-                                    lastOffset: input.offset, dirty: false, provider: event.provider,
-                                    subjects: aggregation == .distinct ? [] : nil)
+            var window = OpenWindow(value: .zero, count: 0, firstOffset: input.offset, lastOffset: input.offset,
+                                    latestTime: .min, unit: event.unit, provider: event.provider, dirty: false)
+            var subjects: Set<Symbol>? = aggregation == .distinct ? [] : nil
             if let error = Self.add(event, offset: input.offset, aggregation: aggregation, replaying: context.replaying,
-                                    to: &window) {
-                return .rejected(error.with(key: input.key))
+                                    to: &window, subjects: &subjects) {
+                return .rejected(error.with(key: context.symbols[input.key]))
             }
-            open[windowKey] = window
-            nextCloseAt = Swift.min(nextCloseAt, closesAt)
+            open[table].insert(input.key, window, subjects: subjects)
         }
         return .next(())
     }
 
+    /// The index in `open` of the table of windows starting at `start`, added when missing.
+    private mutating func tableIndex(start: Int64, closesAt: Int64) -> Int {
+        for index in open.indices where open[index].start == start { return index }
+        var table = spare.popLast() ?? WindowTable()
+        table.start = start
+        open.append(table)
+        nextCloseAt = Swift.min(nextCloseAt, closesAt)
+        return open.count - 1
+    }
+
+    /// The aggregation of `metric`, looked up by name once per symbol.
+    private mutating func aggregation(of metric: Symbol, _ symbols: Symbols) -> Aggregation {
+        let slot = Int(metric.rawValue)
+        if slot < aggregationOf.count, aggregationOf[slot] != 0 { return Aggregation.allCases[Int(aggregationOf[slot]) - 1] }
+        let aggregation = aggregations.of(symbols[metric])
+        if aggregationOf.count <= slot { aggregationOf.append(contentsOf: repeatElement(0, count: slot + 1 - aggregationOf.count)) }
+        aggregationOf[slot] = UInt8((Aggregation.allCases.firstIndex(of: aggregation) ?? 0) + 1)
+        return aggregation
+    }
+
     /// Adds `event` to `window` per `aggregation`; returns an error when the sum would overflow.
-    private static func add(_ event: UsageEvent, offset: Int64, aggregation: Aggregation, replaying: Bool,
-                            to window: inout OpenWindow) -> UsageDecodeError? {
+    private static func add(_ event: InternedEvent, offset: Int64, aggregation: Aggregation, replaying: Bool,
+                            to window: inout OpenWindow, subjects: inout Set<Symbol>?) -> UsageDecodeError? {
         let quantity = event.quantity
         switch aggregation {
         case .sum:
@@ -146,8 +170,8 @@ public struct WindowAggregator: Stage {
                 window.latestTime = time
             }
         case .distinct:
-            window.subjects?.insert(event.subject ?? "")
-            window.value = Quantity(micros: Int64(window.subjects?.count ?? 0) * Quantity.unit)
+            subjects?.insert(event.subject ?? .none)
+            window.value = Quantity(micros: Int64(subjects?.count ?? 0) * Quantity.unit)
         }
         window.count += 1
         window.lastOffset = Swift.max(window.lastOffset, offset)
@@ -162,36 +186,136 @@ public struct WindowAggregator: Stage {
 
     private mutating func closeWindows(_ watermark: Timestamp, _ context: FlowContext) {
         var next = Int64.max
-        for (windowKey, window) in open {
-            let closesAt = windowKey.start + windows.sizeMilliseconds + graceMilliseconds
+        var index = 0
+        while index < open.count {
+            let closesAt = open[index].start + windows.sizeMilliseconds + graceMilliseconds
             if closesAt <= watermark.milliseconds {
-                // A window that closes while replaying was emitted as final before the restart.
-                if !context.replaying { closed.append(total(windowKey, window, status: .final)) }
-                open[windowKey] = nil
+                var table = open.remove(at: index)
+                // Windows that close while replaying were emitted as final before the restart.
+                if context.replaying {
+                    table.removeAll()
+                    spare.append(table)
+                } else {
+                    closed.append(table)
+                }
             } else {
                 next = Swift.min(next, closesAt)
+                index += 1
             }
         }
         nextCloseAt = next
     }
 
     /// Takes the totals to emit: final totals of windows closed since the last call, and provisional totals
-    /// of open windows that changed. Sorted by key and window for stable output.
-    public mutating func takeEmissions() -> [UsageTotal] {
-        var result = closed
+    /// of open windows that changed, with the names of `symbols` (the flow context's). Sorted by key and window
+    /// for stable output.
+    public mutating func takeEmissions(symbols: Symbols) -> [UsageTotal] {
+        var result: [UsageTotal] = []
+        for var table in closed {
+            for index in 0..<table.count {
+                result.append(total(table.keys[index], table.start, table.windows[index], status: .final, symbols))
+            }
+            table.removeAll()
+            spare.append(table)
+        }
         closed.removeAll(keepingCapacity: true)
-        for (windowKey, window) in open where window.dirty {
-            result.append(total(windowKey, window, status: .provisional))
-            open[windowKey]?.dirty = false
+        for table in open.indices {
+            for index in 0..<open[table].count where open[table].windows[index].dirty {
+                result.append(total(open[table].keys[index], open[table].start, open[table].windows[index],
+                                    status: .provisional, symbols))
+                open[table].windows[index].dirty = false
+            }
         }
         result.sort { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }
         return result
     }
 
-    private func total(_ windowKey: WindowKey, _ window: OpenWindow, status: TotalStatus) -> UsageTotal {
-        UsageTotal(key: windowKey.key, windowStart: Timestamp(milliseconds: windowKey.start),
-                   windowEnd: Timestamp(milliseconds: windowKey.start + windows.sizeMilliseconds),
-                   quantity: window.value, unit: window.unit, eventCount: window.count, status: status,
-                   sourcePartition: partition, lastOffset: window.lastOffset, provider: window.provider)
+    private func total(_ key: InternedKey, _ start: Int64, _ window: OpenWindow, status: TotalStatus, _ symbols: Symbols) -> UsageTotal {
+        UsageTotal(key: symbols[key], windowStart: Timestamp(milliseconds: start),
+                   windowEnd: Timestamp(milliseconds: start + windows.sizeMilliseconds),
+                   quantity: window.value, unit: symbols[window.unit], eventCount: window.count, status: status,
+                   sourcePartition: partition, lastOffset: window.lastOffset, provider: window.provider.map { symbols[$0] })
+    }
+
+    /// Bytes held by the open windows' tables (keys, window state, slots, spare capacity), not counting `distinct`
+    /// subject sets.
+    public var openWindowBytes: Int { open.reduce(0) { $0 + $1.bytes } }
+}
+
+/// The open windows of one window start: keys and window state in dense arrays, found through an open-addressing
+/// index (linear probing, at most half full) whose slots hold the key itself, so that a probe touches one slot and
+/// then the window it found.
+struct WindowTable {
+    struct Slot {
+        var key: InternedKey
+        /// Index + 1 into `windows`, 0 = empty.
+        var entry: UInt32
+    }
+
+    var start: Int64 = 0
+    private(set) var keys: [InternedKey] = []
+    var windows: [WindowAggregator.OpenWindow] = []
+    /// The subjects of `distinct` windows, by index.
+    var subjects: [Int: Set<Symbol>] = [:]
+    private var slots = [Slot](repeating: Slot(key: InternedKey(tenant: .none, instance: .none, component: .none, metric: .none), entry: 0), count: 16)
+
+    var count: Int { keys.count }
+
+    var firstOffset: Int64? { windows.lazy.map(\.firstOffset).min() }
+
+    var bytes: Int {
+        keys.capacity * MemoryLayout<InternedKey>.stride + windows.capacity * MemoryLayout<WindowAggregator.OpenWindow>.stride
+            + slots.capacity * MemoryLayout<Slot>.stride
+    }
+
+    @inline(__always)
+    static func hash(_ key: InternedKey) -> Int {
+        let a = UInt64(key.tenant.rawValue) << 32 | UInt64(key.instance.rawValue)
+        let b = UInt64(key.component.rawValue) << 32 | UInt64(key.metric.rawValue)
+        let product = (a ^ 0x9E37_79B9_7F4A_7C15).multipliedFullWidth(by: b ^ 0xC2B2_AE3D_27D4_EB4F)
+        return Int(truncatingIfNeeded: product.high ^ product.low)
+    }
+
+    /// The index of `key`'s window, if open.
+    @inline(__always)
+    func index(of key: InternedKey) -> Int? {
+        slots.withUnsafeBufferPointer { slots in
+            let mask = slots.count - 1
+            var slot = Self.hash(key) & mask
+            while true {
+                let entry = slots[slot].entry
+                if entry == 0 { return nil }
+                if slots[slot].key == key { return Int(entry - 1) }
+                slot = (slot + 1) & mask
+            }
+        }
+    }
+
+    /// Adds a window for a key not yet in the table.
+    mutating func insert(_ key: InternedKey, _ window: WindowAggregator.OpenWindow, subjects: Set<Symbol>?) {
+        keys.append(key)
+        windows.append(window)
+        if let subjects { self.subjects[keys.count - 1] = subjects }
+        if keys.count * 2 > slots.count {
+            slots = [Slot](repeating: Slot(key: key, entry: 0), count: slots.count * 2)
+            for index in keys.indices { place(index) }
+        } else {
+            place(keys.count - 1)
+        }
+    }
+
+    private mutating func place(_ index: Int) {
+        let mask = slots.count - 1
+        var slot = Self.hash(keys[index]) & mask
+        while slots[slot].entry != 0 { slot = (slot + 1) & mask }
+        slots[slot] = Slot(key: keys[index], entry: UInt32(index + 1))
+    }
+
+    /// Empties the table, keeping its capacity.
+    mutating func removeAll() {
+        keys.removeAll(keepingCapacity: true)
+        windows.removeAll(keepingCapacity: true)
+        subjects.removeAll()
+        for index in slots.indices { slots[index].entry = 0 }
     }
 }

@@ -227,7 +227,12 @@ struct Attributes {
 
     /// RFC 3986 URI-reference, checked for what matters here: no spaces, controls or bad percent-escapes.
     static func isURIReference(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { isURIReference(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// RFC 3986 URI-reference check on bytes.
+    static func isURIReference(_ bytes: UnsafeRawBufferPointer) -> Bool {
         var index = 0
         while index < bytes.count {
             let byte = bytes[index]

@@ -31,6 +31,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "/readyz turns not ready when the loop or a partition with records to read stands still this long.")
     var stallSeconds = 30
 
+    @Flag(help: "Stop once every assigned partition has been read to its end and its totals are committed (batch accounting of a backlog, benchmarks); logs the rate from the first record consumed to the last commit.")
+    var untilCaughtUp = false
+
     @Option(help: "After SIGTERM or SIGINT, exit after this many seconds even if the last commit has not finished; a second signal exits at once.")
     var shutdownTimeoutSeconds = 25
 
@@ -38,7 +41,8 @@ struct RunCommand: AsyncParsableCommand {
         let logger = connection.makeLogger("ferris-usage")
         var configuration = try flow.pipelineConfiguration(connection: connection, commitIntervalMs: commitIntervalMs)
         configuration.memberID = memberID ?? environment("FERRIS_MEMBER_ID")
-        let pipeline = UsagePipeline(configuration: configuration, logger: logger)
+        let pipeline = UsagePipeline(configuration: configuration, mode: untilCaughtUp ? .untilCaughtUp(partitions: 1) : .continuous,
+                                     logger: logger)
         var services: [any Service] = [pipeline]
         let port = httpPort ?? environment("FERRIS_HTTP_PORT").flatMap { Int($0) } ?? 9090
         if port > 0 {

@@ -9,8 +9,11 @@ import UsageStandard
 /// Which simulated usage to make.
 struct SimulationOptions: ParsableArguments {
     @Option(name: .customLong("scenario"),
-            help: "Seed scenario to simulate (repeatable): single-user-gcp, team-databricks, hybrid-onprem-gcp. Default: all.")
+            help: "Scenario to simulate (repeatable): single-user-gcp, team-databricks, hybrid-onprem-gcp, or large (2,000 tenants, 2.3 million events a day, one shared topic). Default: the three seed scenarios.")
     var scenarios: [String] = []
+
+    @Option(help: "CloudEvents mode of the events: binary, structured, or mixed (each event at random).")
+    var mode: String = "mixed"
 
     @Option(help: "Seed for reproducible events.")
     var seed: UInt64 = 42
@@ -28,7 +31,7 @@ struct SimulationOptions: ParsableArguments {
         guard !scenarios.isEmpty else { return Scenario.all }
         return try scenarios.map { id in
             guard let scenario = Scenario.named(id) else {
-                throw CLIError("unknown scenario '\(id)'; choose from \(Scenario.all.map(\.id).joined(separator: ", "))")
+                throw CLIError("unknown scenario '\(id)'; choose from \((Scenario.all + [.large]).map(\.id).joined(separator: ", "))")
             }
             return scenario
         }
@@ -45,7 +48,10 @@ struct SimulationOptions: ParsableArguments {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             start = Timestamp(milliseconds: (now / 86_400_000 - 1) * 86_400_000)
         }
-        return UsageSimulator(seed: seed, start: start, hours: hours)
+        guard mode == "mixed" || CloudEventMode(rawValue: mode) != nil else {
+            throw CLIError("--mode '\(mode)' is not binary, structured or mixed")
+        }
+        return UsageSimulator(seed: seed, start: start, hours: hours, mode: CloudEventMode(rawValue: mode))
     }
 }
 
@@ -53,14 +59,25 @@ struct SimulationOptions: ParsableArguments {
 func simulate(_ options: SimulationOptions, kafka: KafkaConfiguration, logger: Logger,
               progress: @escaping @Sendable (Int) -> Void) async throws -> [SimulatedRecord] {
     let scenarios = try options.selectedScenarios()
+    let clock = ContinuousClock()
+    let began = clock.now
     let records = try options.simulator().records(for: scenarios)
+    let generated = clock.now
     let partitions = options.partitions
-    let topics = scenarios.flatMap(\.instances).map { KafkaNewTopic(name: $0.topic, partitions: partitions,
-                                                                     configs: ["retention.ms": "3024000000"]) }
+    var names = Set<String>()
+    let topics = scenarios.flatMap(\.instances).map(\.topic).filter { names.insert($0).inserted }
+        .map { KafkaNewTopic(name: $0, partitions: partitions, configs: ["retention.ms": "3024000000"]) }
     try await DedicatedThread.run(name: "simulate") {
         try KafkaAdmin(configuration: kafka, logger: logger).createTopics(topics)
         let producer = try KafkaProducer(configuration: kafka, logger: logger)
+        let producing = clock.now
         try UsageSimulator.produce(records, with: producer, progress: progress)
+        let produced = clock.now - producing
+        let seconds = Double(produced.components.seconds) + Double(produced.components.attoseconds) / 1e18
+        logger.info("simulated events produced", metadata: [
+            "events": "\(records.count)", "generate_seconds": "\(generated - began)",
+            "produce_seconds": "\(produced)", "produced_per_second": "\(Int(Double(records.count) / max(seconds, 1e-9)))",
+        ])
     }
     return records
 }

@@ -75,7 +75,11 @@ struct Partitions {
     /// Every partition's emissions, sorted by key and window.
     mutating func takeEmissions() -> [UsageTotal] {
         var totals: [UsageTotal] = []
-        for partition in flows.keys.sorted() { totals += flows[partition]?.flow.second.takeEmissions() ?? [] }
+        for partition in flows.keys.sorted() {
+            guard var entry = flows[partition] else { continue }
+            totals += entry.flow.second.takeEmissions(symbols: entry.context.symbols)
+            flows[partition] = entry
+        }
         return totals.sorted { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }
     }
 }

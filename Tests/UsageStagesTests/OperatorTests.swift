@@ -12,15 +12,15 @@ struct OperatorTests {
         var filter = ScopeFilter(rules: [.component(["databricks-link"]), .sourcePrefix(["/ferris/azure/"])])
         var context = FlowContext()
         #expect(filter.rules.first == .tag)
-        #expect(passes(filter.process(OffsetEvent(event(base), offset: 0), context: &context)))
+        #expect(passes(filter.process(context.input(event(base), offset: 0), context: &context)))
         var tagged = event(base, scope: .outOfScope)
-        #expect(filter.process(OffsetEvent(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "scope=out"))
+        #expect(filter.process(context.input(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "scope=out"))
         tagged = event(base)
         tagged.component = "databricks-link"
-        #expect(filter.process(OffsetEvent(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "component in [databricks-link]"))
+        #expect(filter.process(context.input(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "component in [databricks-link]"))
         tagged = event(base)
         tagged.source = "/ferris/azure/team-gcp/x"
-        #expect(filter.process(OffsetEvent(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "source starts with [/ferris/azure/]"))
+        #expect(filter.process(context.input(tagged, offset: 0), context: &context) ~ .outOfScope(rule: "source starts with [/ferris/azure/]"))
     }
 
     @Test("deduplicate: a repeat of tenant + source + id is dropped while its window is open; other tenants are separate")
@@ -29,7 +29,7 @@ struct OperatorTests {
         var context = FlowContext()
         func run(_ e: UsageEvent) -> StageOutcome<OffsetEvent> {
             context.observe(e.time)
-            return dedupe.process(OffsetEvent(e, offset: 0), context: &context)
+            return dedupe.process(context.input(e, offset: 0), context: &context)
         }
         #expect(passes(run(event(base, id: "x"))))
         #expect(run(event(base, 7, id: "x")) ~ .duplicate)
@@ -39,19 +39,19 @@ struct OperatorTests {
         #expect(passes(run(event(base + 2 * hour, id: "y"))))
         #expect(dedupe.remembered == 1)
         var off = Deduplicate(graceMilliseconds: hour, enabled: false)
-        #expect(passes(off.process(OffsetEvent(event(base, id: "x"), offset: 0), context: &context)))
-        #expect(passes(off.process(OffsetEvent(event(base, id: "x"), offset: 1), context: &context)))
+        #expect(passes(off.process(context.input(event(base, id: "x"), offset: 0), context: &context)))
+        #expect(passes(off.process(context.input(event(base, id: "x"), offset: 1), context: &context)))
     }
 
     @Test("key by: left-out fields are accounted together as *")
     func keyBy() {
         var stage = KeyBy(KeyFields(instance: false, component: true))
         var context = FlowContext()
-        guard case .next(let keyed) = stage.process(OffsetEvent(event(base), offset: 4), context: &context) else {
+        guard case .next(let keyed) = stage.process(context.input(event(base), offset: 4), context: &context) else {
             Issue.record("not keyed")
             return
         }
-        #expect(keyed.key == UsageKey(tenant: "a", instance: "*", component: "c", metric: "m"))
+        #expect(context.symbols[keyed.key] == UsageKey(tenant: "a", instance: "*", component: "c", metric: "m"))
         #expect(keyed.offset == 4)
     }
 
@@ -97,10 +97,10 @@ struct CompositionTests {
     @Test("stages compose with the builder; a Map enriches events on the way")
     func builder() {
         var flow = Flow {
-            Map<OffsetEvent, OffsetEvent> { input in
+            Map<OffsetEvent, OffsetEvent> { input, symbols in
                 var enriched = input
                 // Derive the provider from a source such as /ferris/<provider>/<instance>/<component>.
-                enriched.event.provider = input.event.source.split(separator: "/").first.map(String.init)
+                enriched.event.provider = symbols[input.event.source].split(separator: "/").first.map { symbols.intern(String($0)) }
                 return enriched
             }
             ScopeFilter(rules: [.component(["databricks-link"])])
@@ -111,11 +111,18 @@ struct CompositionTests {
         var e = event(base)
         e.source = "onprem/i/c"
         context.observe(e.time)
-        #expect(passes(flow.process(OffsetEvent(e, offset: 0), context: &context)))
+        #expect(passes(flow.process(context.input(e, offset: 0), context: &context)))
         e.component = "databricks-link"
-        #expect(flow.process(OffsetEvent(e, offset: 1), context: &context) ~ .outOfScope(rule: "component in [databricks-link]"))
-        let totals = flow.second.takeEmissions()
+        #expect(flow.process(context.input(e, offset: 1), context: &context) ~ .outOfScope(rule: "component in [databricks-link]"))
+        let totals = flow.second.takeEmissions(symbols: context.symbols)
         #expect(totals.map(\.provider) == ["onprem"])
         #expect(totals.map(\.eventCount) == [1])
+    }
+}
+
+extension FlowContext {
+    /// `event` as a stage input, its names interned in this context.
+    mutating func input(_ event: UsageEvent, offset: Int64) -> OffsetEvent {
+        OffsetEvent(event, offset: offset, symbols: &symbols)
     }
 }

@@ -25,10 +25,13 @@ struct Windowed {
     mutating func apply(_ event: UsageEvent, offset: Int64, replaying: Bool = false) -> StageOutcome<Void> {
         context.replaying = replaying
         context.observe(event.time)
-        return window.process(KeyedEvent(key: event.key, event: event, offset: offset), context: &context)
+        let interned = context.symbols.intern(event)
+        let key = InternedKey(tenant: interned.tenant, instance: interned.instance, component: interned.component,
+                              metric: interned.metric)
+        return window.process(KeyedEvent(key: key, event: interned, offset: offset), context: &context)
     }
 
-    mutating func take() -> [UsageTotal] { window.takeEmissions() }
+    mutating func take() -> [UsageTotal] { window.takeEmissions(symbols: context.symbols) }
 }
 
 func isCounted(_ outcome: StageOutcome<Void>) -> Bool { if case .next = outcome { return true } else { return false } }

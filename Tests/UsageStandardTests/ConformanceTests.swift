@@ -67,11 +67,27 @@ func check(_ spec: EventSpec, _ mode: CloudEventMode, policy: UsageEventDecoder.
     }
     let result = run { decoder.decode(headers: RawHeaders(list: headers), key: $0, value: $1, referenceTime: spec.referenceTime) }
     let all = run { decoder.findings(headers: RawHeaders(list: headers), key: $0, value: $1, referenceTime: spec.referenceTime) }
+    run { expectFastPathAgrees(decoder, RawHeaders(list: headers), key: $0, value: $1, referenceTime: spec.referenceTime, result) }
     switch result {
     case .success: #expect(all.isEmpty, "findings reports \(all) for an accepted event")
     case .failure(let error): #expect(all.first == error, "findings and decode disagree: \(all) vs \(error)")
     }
     return result
+}
+
+/// The allocation-free path either declines or gives exactly what the general decoder gives.
+@discardableResult
+func expectFastPathAgrees(_ decoder: UsageEventDecoder, _ headers: RawHeaders, key: UnsafeRawBufferPointer?,
+                          value: UnsafeRawBufferPointer?, referenceTime: Timestamp?,
+                          _ general: Result<UsageEvent, UsageDecodeError>) -> Bool {
+    var symbols = Symbols()
+    guard let fast = decoder.decodeInterned(headers: headers, key: key, value: value, referenceTime: referenceTime,
+                                            symbols: &symbols) else { return false }
+    switch general {
+    case .success(let event): #expect(symbols.intern(event) == fast, "the fast path decoded \(event) differently")
+    case .failure(let error): Issue.record("the fast path accepted a record the decoder refuses: \(error)")
+    }
+    return true
 }
 
 func withOptional<R>(_ bytes: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
@@ -268,6 +284,59 @@ struct ConformanceTests {
             spec.data = #"{"metric":"\#(metric.name)","quantity":1,"unit":"Widgets"}"#
             #expect(throws: UsageDecodeError.self) { try check(spec, .structured).get() }
         }
+    }
+
+    @Test("plain binary-mode events take the allocation-free path; structured mode and rare attributes do not")
+    func fastPath() {
+        func takesFastPath(_ spec: EventSpec, _ mode: CloudEventMode) -> Bool {
+            let (headers, value) = spec.record(mode)
+            let key = spec.key.map { Array($0.utf8) }
+            return withOptional(key) { keyBytes in
+                withOptional(value) { valueBytes in
+                    let decoder = UsageEventDecoder()
+                    let general = decoder.decode(headers: RawHeaders(list: headers), key: keyBytes, value: valueBytes,
+                                                 referenceTime: spec.referenceTime)
+                    return expectFastPathAgrees(decoder, RawHeaders(list: headers), key: keyBytes, value: valueBytes,
+                                                referenceTime: spec.referenceTime, general)
+                }
+            }
+        }
+        var spec = EventSpec()
+        spec.contentType = "application/json"
+        #expect(takesFastPath(spec, .binary))
+        spec.set("provider", #""gcp""#)
+        spec.set("subject", #""user-7""#)
+        spec.set("scope", #""out""#)
+        #expect(takesFastPath(spec, .binary))
+        #expect(!takesFastPath(spec, .structured))
+        spec.set("corrects", #""/s#1""#)
+        #expect(!takesFastPath(spec, .binary))
+        var escaped = EventSpec()
+        escaped.data = #"{"metric":"cpu_core_seconds","quantity":1,"unit":"Core\u002dSeconds"}"#
+        #expect(!takesFastPath(escaped, .binary))
+    }
+
+    @Test("interned events share names: the same name is the same symbol, and names come back as text")
+    func symbols() {
+        var symbols = Symbols()
+        let event = UsageEvent(id: "1", source: "/ferris/gcp/solo-gcp/kafka", time: Timestamp(milliseconds: 0), tenant: "solo",
+                               instance: "solo-gcp", component: "kafka", metric: "cpu_core_seconds",
+                               quantity: Quantity(micros: 1), unit: "Core-Seconds", provider: "gcp")
+        let first = symbols.intern(event)
+        var other = event
+        other.id = "2"
+        let second = symbols.intern(other)
+        #expect(first.tenant == second.tenant && first.source == second.source)
+        #expect(first.identity != second.identity)
+        #expect(symbols[first.tenant] == "solo" && symbols[first.source] == "/ferris/gcp/solo-gcp/kafka")
+        #expect(symbols[Symbol.wildcard] == "*")
+        let before = symbols.count
+        for index in 0..<10_000 { _ = symbols.intern("tenant-\(index)") }
+        #expect(symbols.count == before + 10_000)
+        for index in stride(from: 0, to: 10_000, by: 997) {
+            #expect(symbols.existing("tenant-\(index)").map { symbols[$0] } == "tenant-\(index)")
+        }
+        #expect(symbols.existing("tenant-10000") == nil)
     }
 
     @Test("a valid event decodes to the same values in both modes")

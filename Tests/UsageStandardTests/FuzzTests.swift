@@ -79,8 +79,46 @@ struct FuzzTests {
             case .success: #expect(all.isEmpty)
             case .failure(let error): #expect(all.first == error)
             }
+            _ = withOptional(value) { buffer in
+                expectFastPathAgrees(decoder, RawHeaders(list: headers), key: nil, value: buffer,
+                                     referenceTime: spec.referenceTime, one)
+            }
             headers.removeAll()
         }
+    }
+
+    @Test("single-byte mutations of binary-mode headers: the allocation-free path declines or agrees")
+    func headerMutations() {
+        var rng = Xorshift(state: 11)
+        var taken = 0
+        for _ in 0..<5_000 {
+            var spec = EventSpec()
+            spec.contentType = "application/json"
+            spec.set("provider", #""gcp""#)
+            var (headers, value) = spec.record(.binary)
+            let index = rng.below(headers.count)
+            if var bytes = headers[index].1, !bytes.isEmpty, rng.below(4) != 0 {
+                bytes[rng.below(bytes.count)] = rng.below(2) == 0 ? rng.byte() : UInt8(ascii: "a") + UInt8(rng.below(26))
+                headers[index].1 = bytes
+            } else {
+                var name = Array(headers[index].0.utf8)
+                name[rng.below(name.count)] = rng.byte()
+                headers[index].0 = String(decoding: name, as: UTF8.self)
+            }
+            let decoder = UsageEventDecoder()
+            let key = Array("solo".utf8)
+            key.withUnsafeBytes { keyBytes in
+                withOptional(value) { buffer in
+                    let general = decoder.decode(headers: RawHeaders(list: headers), key: keyBytes, value: buffer,
+                                                 referenceTime: spec.referenceTime)
+                    if expectFastPathAgrees(decoder, RawHeaders(list: headers), key: keyBytes, value: buffer,
+                                            referenceTime: spec.referenceTime, general) { taken += 1 }
+                }
+            }
+            value = nil
+        }
+        // Mutations that keep the event valid (e.g. another tenant letter) still take the fast path.
+        #expect(taken > 100)
     }
 
     @Test("deep nesting is refused quickly", arguments: CloudEventMode.allCases)

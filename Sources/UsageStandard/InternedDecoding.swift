@@ -1,0 +1,182 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+extension UsageEventDecoder {
+    /// The hot path: decodes a plain binary-mode usage event straight into symbols, without creating Strings for
+    /// names already in `symbols` and without allocating.
+    ///
+    /// Returns nil whenever the record is not plainly valid (structured mode, a problem of any kind, or a rarely
+    /// used attribute such as `corrects` or `dataschema`); the caller then runs `decode`, which gives the event or
+    /// the reason for refusing it. So this path never refuses anything itself, and whatever it accepts `decode`
+    /// accepts with the same result (a property the tests check on valid and broken records).
+    public func decodeInterned(headers: some CloudEventHeaderSource, key: UnsafeRawBufferPointer?,
+                               value: UnsafeRawBufferPointer?, referenceTime: Timestamp?,
+                               symbols: inout Symbols) -> InternedEvent? {
+        guard let value, !value.isEmpty, value.count <= policy.maxEventBytes else { return nil }
+        var fields = PlainFields()
+        headers.forEachHeader { name, headerValue in fields.take(name, headerValue) }
+        guard fields.plain, let id = fields.id, !id.isEmpty, Self.isASCII(id),
+              let sourceBytes = fields.source, !sourceBytes.isEmpty, Attributes.isURIReference(sourceBytes),
+              let type = fields.type, Self.equals(type, UsageStandard.eventTypeLiteral),
+              let specversion = fields.specversion, Self.equals(specversion, "1.0"),
+              let timeBytes = fields.time, let time = Timestamp.parse(timeBytes),
+              let tenantBytes = fields.tenant, !tenantBytes.isEmpty,
+              let instanceBytes = fields.instance, !instanceBytes.isEmpty,
+              let componentBytes = fields.component, !componentBytes.isEmpty else { return nil }
+        if let partitionkey = fields.partitionkey, !partitionkey.elementsEqual(tenantBytes) { return nil }
+        if let key, !key.elementsEqual(tenantBytes) { return nil }
+        var scope = UsageScope.billable
+        if let scopeBytes = fields.scope {
+            if Self.equals(scopeBytes, "out") { scope = .outOfScope } else if !Self.equals(scopeBytes, "in") { return nil }
+        }
+        if let referenceTime, time.milliseconds < referenceTime.milliseconds - policy.maxEventAgeMilliseconds
+            || time.milliseconds > referenceTime.milliseconds + policy.maxFutureSkewMilliseconds { return nil }
+
+        guard let data = PlainData(value), let quantity = data.quantity, quantity.micros >= 0 else { return nil }
+        let metricBytes = UnsafeRawBufferPointer(rebasing: value[data.metric])
+        let unitBytes = UnsafeRawBufferPointer(rebasing: value[data.unit])
+        if let provider = fields.provider, provider.isEmpty { return nil }
+        guard !metricBytes.isEmpty, !unitBytes.isEmpty,
+              let origin = symbols.origin(tenant: tenantBytes, instance: instanceBytes, component: componentBytes,
+                                          source: sourceBytes, provider: fields.provider),
+              let metric = symbols.intern(metricBytes), let unit = symbols.intern(unitBytes),
+              symbols.registeredUnit(of: metric, in: policy.registry) == unit else { return nil }
+        var subject: Symbol?
+        if let bytes = fields.subject {
+            guard !bytes.isEmpty, let symbol = symbols.intern(bytes) else { return nil }
+            subject = symbol
+        }
+        return InternedEvent(identity: symbols.identity(tenant: origin.tenant, source: origin.source, id: id), time: time,
+                             quantity: quantity, tenant: origin.tenant, instance: origin.instance,
+                             component: origin.component, metric: metric, unit: unit, source: origin.source,
+                             provider: origin.provider, subject: subject, scope: scope)
+    }
+
+    @inline(__always)
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
+        bytes.count == literal.utf8CodeUnitCount
+            && ByteHash.equal(bytes, UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
+
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+            offset += 8
+        }
+        while offset < bytes.count {
+            if bytes[offset] >= 0x80 { return false }
+            offset += 1
+        }
+        return true
+    }
+}
+
+extension UsageStandard {
+    static let eventTypeLiteral: StaticString = "net.ferrislabs.usage.v1"
+}
+
+/// The attribute headers of a binary-mode record as borrowed bytes; `plain` turns false at anything the general
+/// decoder should look at.
+private struct PlainFields {
+    var plain = true
+    var specversion: UnsafeRawBufferPointer?
+    var id: UnsafeRawBufferPointer?
+    var source: UnsafeRawBufferPointer?
+    var type: UnsafeRawBufferPointer?
+    var time: UnsafeRawBufferPointer?
+    var tenant: UnsafeRawBufferPointer?
+    var instance: UnsafeRawBufferPointer?
+    var component: UnsafeRawBufferPointer?
+    var scope: UnsafeRawBufferPointer?
+    var partitionkey: UnsafeRawBufferPointer?
+    var provider: UnsafeRawBufferPointer?
+    var subject: UnsafeRawBufferPointer?
+
+    mutating func take(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) {
+        guard plain else { return }
+        if name.count == 12, UsageEventDecoder.equalsIgnoringCase(name, "content-type") {
+            // The common JSON data content type, spelled as the standard's emitters spell it.
+            if !UsageEventDecoder.equals(name, "content-type") || value.map({ UsageEventDecoder.equals($0, "application/json") }) != true {
+                plain = false
+            }
+            return
+        }
+        guard name.count >= 3, name[0] | 0x20 == UInt8(ascii: "c"), name[1] | 0x20 == UInt8(ascii: "e"),
+              name[2] == UInt8(ascii: "_") else { return }
+        guard let value, name[0] == UInt8(ascii: "c"), name[1] == UInt8(ascii: "e") else {
+            plain = false
+            return
+        }
+        let attribute = UnsafeRawBufferPointer(rebasing: name[3...])
+        func set(_ field: inout UnsafeRawBufferPointer?) {
+            if field != nil { plain = false } else { field = value }
+        }
+        switch attribute.count {
+        case 2 where UsageEventDecoder.equals(attribute, "id"): set(&id)
+        case 4 where UsageEventDecoder.equals(attribute, "time"): set(&time)
+        case 4 where UsageEventDecoder.equals(attribute, "type"): set(&type)
+        case 5 where UsageEventDecoder.equals(attribute, "scope"): set(&scope)
+        case 6 where UsageEventDecoder.equals(attribute, "source"): set(&source)
+        case 6 where UsageEventDecoder.equals(attribute, "tenant"): set(&tenant)
+        case 7 where UsageEventDecoder.equals(attribute, "subject"): set(&subject)
+        case 8 where UsageEventDecoder.equals(attribute, "instance"): set(&instance)
+        case 8 where UsageEventDecoder.equals(attribute, "provider"): set(&provider)
+        case 9 where UsageEventDecoder.equals(attribute, "component"): set(&component)
+        case 11 where UsageEventDecoder.equals(attribute, "specversion"): set(&specversion)
+        case 12 where UsageEventDecoder.equals(attribute, "partitionkey"): set(&partitionkey)
+        default:
+            // `corrects`, `dataschema`, `datacontenttype` and any unusual name or value: the general decoder.
+            if Attributes.Slot.named(attribute) != nil || !Attributes.isValidName(attribute)
+                || !UsageEventDecoder.isASCII(value) {
+                plain = false
+            }
+        }
+    }
+}
+
+/// The data object of a plain event: `metric` and `unit` without escapes, a `quantity` number, nothing twice.
+private struct PlainData {
+    var metric: Range<Int> = 0..<0
+    var unit: Range<Int> = 0..<0
+    var quantity: Quantity?
+
+    init?(_ value: UnsafeRawBufferPointer) {
+        var cursor = JSONCursor(value)
+        var seenMetric = false, seenUnit = false
+        do throws(UsageDecodeError) {
+            guard try cursor.peekKind() == .object else { return nil }
+            try cursor.beginObject()
+            var first = true
+            while let key = try cursor.nextKey(first: &first) {
+                if cursor.equals(key, "quantity") {
+                    guard quantity == nil, try cursor.peekKind() == .number,
+                          case .success(let parsed) = Quantity.parse(UnsafeRawBufferPointer(rebasing: value[try cursor.readNumber()])) else {
+                        return nil
+                    }
+                    quantity = parsed
+                } else if cursor.equals(key, "metric") {
+                    guard !seenMetric, try cursor.peekKind() == .string else { return nil }
+                    let span = try cursor.readString()
+                    guard !span.hasEscapes else { return nil }
+                    metric = span.range
+                    seenMetric = true
+                } else if cursor.equals(key, "unit") {
+                    guard !seenUnit, try cursor.peekKind() == .string else { return nil }
+                    let span = try cursor.readString()
+                    guard !span.hasEscapes else { return nil }
+                    unit = span.range
+                    seenUnit = true
+                } else {
+                    try cursor.skipValue()
+                }
+            }
+            guard cursor.isAtEnd, seenMetric, seenUnit else { return nil }
+        } catch {
+            return nil
+        }
+    }
+}
