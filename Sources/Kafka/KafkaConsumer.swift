@@ -96,8 +96,16 @@ public final class KafkaConsumer: @unchecked Sendable {
     @discardableResult
     public func poll(timeoutMilliseconds: Int32, _ body: (KafkaRecord) throws -> Void) throws -> Int {
         logs.drain()
-        let count = batch.withUnsafeMutableBufferPointer { buffer in
-            rd_kafka_consume_batch_queue(queue, timeoutMilliseconds, buffer.baseAddress, buffer.count)
+        // librdkafka's batch call waits until the whole batch is filled or the timeout passes, which would stall a
+        // consumer that is faster than its fetches: take what is queued without waiting, and only when nothing is,
+        // wait for a single record.
+        var count = batch.withUnsafeMutableBufferPointer { buffer in
+            rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress, buffer.count)
+        }
+        if count == 0 {
+            count = batch.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_consume_batch_queue(queue, timeoutMilliseconds, buffer.baseAddress, 1)
+            }
         }
         guard count > 0 else { return 0 }
         var records = 0

@@ -73,9 +73,21 @@ public final class KafkaProducer: @unchecked Sendable {
                  partition: record.partition, timestampMilliseconds: record.timestampMilliseconds)
     }
 
-    /// Enqueues a record from borrowed bytes (copied by librdkafka).
+    /// Enqueues a record (its bytes are copied by librdkafka).
     public func send(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader] = [],
                      partition: Int32? = nil, timestampMilliseconds: Int64? = nil) throws(KafkaError) {
+        try withOptionalBytes(key) { (keyBytes) throws(KafkaError) in
+            try withOptionalBytes(value) { (valueBytes) throws(KafkaError) in
+                try send(topic: topic, keyBytes: keyBytes, valueBytes: valueBytes, headers: headers, partition: partition,
+                         timestampMilliseconds: timestampMilliseconds)
+            }
+        }
+    }
+
+    /// Enqueues a record from borrowed bytes (copied by librdkafka), e.g. from a buffer reused for every record.
+    public func send(topic: String, keyBytes key: UnsafeRawBufferPointer?, valueBytes value: UnsafeRawBufferPointer?,
+                     headers: [KafkaHeader] = [], partition: Int32? = nil,
+                     timestampMilliseconds: Int64? = nil) throws(KafkaError) {
         while true {
             let err = produce(topic: topic, key: key, value: value, headers: headers,
                               partition: partition, timestamp: timestampMilliseconds)
@@ -202,10 +214,20 @@ public final class KafkaProducer: @unchecked Sendable {
         }
     }
 
-    private func produce(topic: String, key: [UInt8]?, value: [UInt8]?, headers: [KafkaHeader],
-                         partition: Int32?, timestamp: Int64?) -> rd_kafka_resp_err_t {
-        // Field layout: topic, flags, [partition], [timestamp], key, value, headers...
-        var fields = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 6 + headers.count)
+    private func produce(topic: String, key keyBuffer: UnsafeRawBufferPointer?, value valueBuffer: UnsafeRawBufferPointer?,
+                         headers: [KafkaHeader], partition: Int32?, timestamp: Int64?) -> rd_kafka_resp_err_t {
+        // Field layout: topic, flags, [partition], [timestamp], key, value, [headers].
+        withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { fields in
+            fields.initialize(repeating: rd_kafka_vu_t())
+            return produce(topic: topic, key: keyBuffer, value: valueBuffer, headers: headers, partition: partition,
+                           timestamp: timestamp, fields: fields)
+        }
+    }
+
+    private func produce(topic: String, key keyBuffer: UnsafeRawBufferPointer?, value valueBuffer: UnsafeRawBufferPointer?,
+                         headers: [KafkaHeader], partition: Int32?, timestamp: Int64?,
+                         fields: UnsafeMutableBufferPointer<rd_kafka_vu_t>) -> rd_kafka_resp_err_t {
+        guard let base = fields.baseAddress else { return RD_KAFKA_RESP_ERR__FAIL }
         return topic.withCString { topicName in
             fields[0].vtype = RD_KAFKA_VTYPE_TOPIC
             fields[0].u.cstr = topicName
@@ -222,8 +244,7 @@ public final class KafkaProducer: @unchecked Sendable {
                 fields[count].u.i64 = timestamp
                 count += 1
             }
-            return withOptionalBytes(key) { keyBuffer in
-                withOptionalBytes(value) { valueBuffer in
+            do {
                     fields[count].vtype = RD_KAFKA_VTYPE_KEY
                     fields[count].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBuffer?.baseAddress)
                     fields[count].u.mem.size = keyBuffer?.count ?? 0
@@ -233,7 +254,7 @@ public final class KafkaProducer: @unchecked Sendable {
                     let fixed = count + 2
                     // A native header list is copied by librdkafka (RD_KAFKA_VTYPE_HEADERS takes ownership on success).
                     if headers.isEmpty {
-                        return rd_kafka_produceva(handle, fields, fixed).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
+                        return rd_kafka_produceva(handle, base, fixed).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
                     }
                     guard let list = rd_kafka_headers_new(headers.count) else { return RD_KAFKA_RESP_ERR__FAIL }
                     for header in headers {
@@ -243,10 +264,9 @@ public final class KafkaProducer: @unchecked Sendable {
                     }
                     fields[fixed].vtype = RD_KAFKA_VTYPE_HEADERS
                     fields[fixed].u.headers = list
-                    let err = rd_kafka_produceva(handle, fields, fixed + 1).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
+                    let err = rd_kafka_produceva(handle, base, fixed + 1).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
                     if err != RD_KAFKA_RESP_ERR_NO_ERROR { rd_kafka_headers_destroy(list) }
                     return err
-                }
             }
         }
     }
@@ -259,7 +279,8 @@ public final class KafkaProducer: @unchecked Sendable {
 }
 
 /// Calls `body` with the bytes of `array`, or nil for a nil array (a null key, value or header value).
-func withOptionalBytes<R>(_ array: [UInt8]?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
-    guard let array else { return body(nil) }
-    return array.withUnsafeBytes { body($0) }
+func withOptionalBytes<R, E: Error>(_ array: [UInt8]?, _ body: (UnsafeRawBufferPointer?) throws(E) -> R) throws(E) -> R {
+    guard let array else { return try body(nil) }
+    let result = array.withUnsafeBytes { bytes in Result { () throws(E) in try body(bytes) } }
+    return try result.get()
 }

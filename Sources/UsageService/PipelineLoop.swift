@@ -58,6 +58,13 @@ final class PipelineLoop {
     private var committedOnce = false
     /// When the first record (not re-read for a restore) was consumed, for the caught-up summary.
     private var firstRecordAt: ContinuousClock.Instant?
+    /// Records behind the partition's end beyond which provisional totals wait (see `commitTransaction`).
+    static let provisionalLagLimit: Int64 = 10_000
+    /// Reused for every total's key and value.
+    private var keyBuffer: [UInt8] = []
+    /// Final totals already sent into the open transaction (see `sendClosedWindows`).
+    private var sentSinceCommit = 0
+    private var valueBuffer: [UInt8] = []
     private var recordsSinceStart = 0
     private var totalsSinceStart = 0
     private let totalsHeaders = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
@@ -79,7 +86,8 @@ final class PipelineLoop {
         producerConfiguration["transactional.id"] = configuration.transactionalID
         // As Kafka Streams does under exactly-once: a transaction left open by a crashed process (whose successor has
         // another transactional id) blocks read_committed readers of its partitions for at most 10 s.
-        producerConfiguration = producerConfiguration.withDefaults(["transaction.timeout.ms": "10000"])
+        // lz4: totals are repetitive JSON; compressed batches are several times smaller on the wire and on the broker.
+        producerConfiguration = producerConfiguration.withDefaults(["transaction.timeout.ms": "10000", "compression.type": "lz4"])
         producer = try KafkaProducer(configuration: producerConfiguration, logger: logger)
         // Fences an earlier process with the same transactional id and aborts what it left open.
         try producer.initTransactions()
@@ -104,7 +112,10 @@ final class PipelineLoop {
         while !pipeline.shouldStop {
             let read = try consumer.poll(timeoutMilliseconds: 100) { record in process(record) }
             if let error = rebalanceError { throw error }
-            if read > 0 { publishCounters() }
+            if read > 0 {
+                try sendClosedWindows()
+                publishCounters()
+            }
             advanceIdlePartitions(consumer)
             if clock.now - lastHealth >= .milliseconds(250) {
                 publishHealth(consumer)
@@ -243,17 +254,17 @@ final class PipelineLoop {
         var totals: [UsageTotal] = []
         var checkpoints: [Checkpoint] = []
         for state in partitions.values {
-            totals.append(contentsOf: state.flow.second.takeEmissions(symbols: state.context.symbols))
+            // A partition far behind its end holds its provisional totals back: they would be outdated by the next
+            // commit, and writing them would slow the catch-up. Final totals are never held back.
+            let lag = state.nextOffset.flatMap { next in consumer.cachedWatermarks(state.topicPartition).map { $0.high - next } }
+            let provisional = (lag ?? 0) <= Self.provisionalLagLimit
+            totals.append(contentsOf: state.flow.second.takeEmissions(symbols: state.context.symbols, provisional: provisional))
             if let checkpoint = state.checkpoint, checkpoint != state.committed { checkpoints.append(checkpoint) }
         }
-        guard !totals.isEmpty || !checkpoints.isEmpty || deadLettersPending else { return }
+        guard !totals.isEmpty || sentSinceCommit > 0 || !checkpoints.isEmpty || deadLettersPending else { return }
         let clock = ContinuousClock()
         let started = clock.now
-        for total in totals {
-            try producer.send(topic: configuration.totalsTopic, key: Array(total.recordKey.utf8),
-                              value: UsageTotalCodec.encode(total, source: configuration.totalsSource),
-                              headers: totalsHeaders)
-        }
+        try send(totals)
         for checkpoint in checkpoints {
             try producer.send(topic: configuration.checkpointTopic, key: checkpoint.recordKey(group: configuration.groupID),
                               value: checkpoint.recordValue)
@@ -268,15 +279,49 @@ final class PipelineLoop {
                                                                     "totals": "\(totals.count)", "partitions": "\(checkpoints.count)"])
         }
         for checkpoint in checkpoints { partitions[checkpoint.topicPartition]?.committed = checkpoint }
-        delta.totalsWritten += totals.count
-        totalsSinceStart += totals.count
+        delta.totalsWritten += totals.count + sentSinceCommit
+        totalsSinceStart += totals.count + sentSinceCommit
+        sentSinceCommit = 0
         delta.commits += 1
+        logger.debug("transaction committed", metadata: ["totals": "\(totals.count)", "partitions": "\(checkpoints.count)",
+                                                        "seconds": "\(clock.now - started)"])
         let elapsed = (clock.now - started).components
         let microseconds = elapsed.seconds * 1_000_000 + elapsed.attoseconds / 1_000_000_000_000
         pipeline.counters.updateHealth { $0.lastCommitSeconds = Double(microseconds) / 1_000_000 }
         pipeline.counters.recordCommit(clock.now - started)
         publishCounters()
         try producer.beginTransaction()
+    }
+
+    /// Sends the final totals of windows that closed in the last batch into the open transaction right away, so
+    /// that the broker takes them while the loop reads on and the commit has little left to wait for. A failure
+    /// poisons the loop like a failed commit.
+    private func sendClosedWindows() throws {
+        if let flushFailure { throw flushFailure }
+        do {
+            for state in partitions.values {
+                let finals = state.flow.second.takeEmissions(symbols: state.context.symbols, provisional: false)
+                try send(finals)
+                sentSinceCommit += finals.count
+            }
+        } catch {
+            flushFailure = error
+            throw error
+        }
+    }
+
+    private func send(_ totals: [UsageTotal]) throws {
+        for total in totals {
+            keyBuffer.removeAll(keepingCapacity: true)
+            valueBuffer.removeAll(keepingCapacity: true)
+            total.appendRecordKey(to: &keyBuffer)
+            UsageTotalCodec.encode(total, source: configuration.totalsSource, into: &valueBuffer)
+            try keyBuffer.withUnsafeBytes { key in
+                try valueBuffer.withUnsafeBytes { value in
+                    try producer.send(topic: configuration.totalsTopic, keyBytes: key, valueBytes: value, headers: totalsHeaders)
+                }
+            }
+        }
     }
 
     /// Publishes lag, progress and open windows for `/readyz` and `/metrics`.
@@ -369,7 +414,7 @@ final class PipelineLoop {
                 if checkpoint.nextOffset == offset { state.committed = checkpoint }
                 logger.info("restoring from checkpoint", metadata: [
                     "partition": "\(tp)", "rebuild_from": "\(checkpoint.rebuildFrom)", "checkpoint": "\(checkpoint.nextOffset)",
-                    "committed_offset": "\(offset)"])
+                    "committed_offset": "\(offset)", "seconds_since_start": "\(ContinuousClock.now - started)"])
             } else {
                 logger.warning("no checkpoint for a partition with a committed offset: accounting it again from its beginning",
                                metadata: ["partition": "\(tp)", "committed_offset": "\(offset)"])

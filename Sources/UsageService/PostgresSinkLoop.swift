@@ -133,7 +133,8 @@ final class PostgresSinkLoop {
     }
 
     private func write(_ consumer: KafkaConsumer) throws {
-        let sink = try self.sink ?? PostgresTotalsSink(url: configuration.databaseURL, table: configuration.topology.sinks.table,
+        guard let url = configuration.databaseURL else { throw UsageServiceError("the PostgreSQL sink runs without a database URL") }
+        let sink = try self.sink ?? PostgresTotalsSink(url: url, table: configuration.topology.sinks.table,
                                                        logger: logger)
         self.sink = sink
         try sink.write(pending.values.flatMap { $0 })

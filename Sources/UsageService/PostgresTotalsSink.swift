@@ -160,21 +160,22 @@ public final class PostgresTotalsSink {
 
     /// A PostgreSQL array literal; every element quoted and escaped, so any text is safe (nil is NULL).
     static func arrayLiteral(_ values: [String?]) -> String {
-        var out = "{"
+        var bytes: [UInt8] = [UInt8(ascii: "{")]
         for (index, value) in values.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
             guard let value else {
-                out += "NULL"
+                bytes.append(literal: "NULL")
                 continue
             }
-            out += "\""
-            for character in value.unicodeScalars {
-                if character == "\"" || character == "\\" { out += "\\" }
-                out.unicodeScalars.append(character)
+            bytes.append(UInt8(ascii: "\""))
+            for byte in value.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
             }
-            out += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return out + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

@@ -93,7 +93,10 @@ public final class Replay: Sendable {
     public func run(progress: (Progress) throws -> Void = { _ in }) throws -> Outcome {
         let topology = configuration.topology
         try validate(topology)
-        let store = try ReplayStore(url: configuration.databaseURL, table: topology.sinks.table, logger: logger)
+        guard let url = configuration.databaseURL else {
+            throw UsageServiceError("a replay stages its totals in PostgreSQL: give a database URL (--database-url or FERRIS_DATABASE_URL)")
+        }
+        let store = try ReplayStore(url: url, table: topology.sinks.table, logger: logger)
         let (revision, done, resumed) = try store.begin(request, fingerprint: topology.explain())
         logger.info("replay", metadata: ["revision": "\(revision)", "resumed": "\(resumed)", "from": "\(request.from)",
                                          "to": "\(request.to)", "tenant": "\(request.tenant ?? "*")"])

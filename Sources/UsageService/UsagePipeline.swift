@@ -51,7 +51,7 @@ public final class UsagePipeline: Service, Sendable {
         self.logger = logger
     }
 
-    /// Runs the accounting loop and the PostgreSQL sink loop, each on a dedicated thread, until cancelled, shut down
+    /// Runs the accounting loop and (with a database URL) the PostgreSQL sink loop, each on a dedicated thread, until cancelled, shut down
     /// gracefully, caught up (per `RunMode`) or failed. On the way out the accounting loop commits and leaves the
     /// group. If either loop fails, both stop and the error is thrown.
     public func run() async throws {
@@ -68,11 +68,13 @@ public final class UsagePipeline: Service, Sendable {
                         }
                     }
                 }
-                group.addTask { [self] in
-                    try await runStoppingAllOnError(thread: "ferris-usage-postgres") {
-                        let stopWhenCaughtUp = if case .untilCaughtUp = self.mode { true } else { false }
-                        try PostgresSinkLoop(pipeline: self).run(stopWhenCaughtUp: stopWhenCaughtUp) {
-                            self.accountingFinished.load(ordering: .relaxed)
+                if configuration.databaseURL != nil {
+                    group.addTask { [self] in
+                        try await runStoppingAllOnError(thread: "ferris-usage-postgres") {
+                            let stopWhenCaughtUp = if case .untilCaughtUp = self.mode { true } else { false }
+                            try PostgresSinkLoop(pipeline: self).run(stopWhenCaughtUp: stopWhenCaughtUp) {
+                                self.accountingFinished.load(ordering: .relaxed)
+                            }
                         }
                     }
                 }

@@ -10,8 +10,8 @@ public struct UsagePipelineConfiguration: Sendable {
     /// librdkafka properties shared by the consumer and the producer (at least `bootstrap.servers`;
     /// SASL/TLS settings go here too).
     public var kafka: KafkaConfiguration
-    /// The PostgreSQL connection URL.
-    public var databaseURL: String
+    /// The PostgreSQL connection URL; nil: totals go to Kafka only (billing reads the totals topic).
+    public var databaseURL: String?
     /// The accounting flow.
     public var topology: Topology
     /// How often totals are emitted and offsets committed.
@@ -22,7 +22,7 @@ public struct UsagePipelineConfiguration: Sendable {
     public var memberID: String?
 
     /// Creates a configuration; the optional arguments override the topology's values.
-    public init(brokers: String, databaseURL: String, topology: Topology = .standard, groupID: String? = nil,
+    public init(brokers: String, databaseURL: String?, topology: Topology = .standard, groupID: String? = nil,
                 topicPattern: String? = nil, totalsTopic: String? = nil, deadLetterTopic: String? = nil,
                 totalsTable: String? = nil, commitIntervalMilliseconds: Int64 = 1_000, kafka: [String: String] = [:]) {
         var properties = kafka

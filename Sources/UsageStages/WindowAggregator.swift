@@ -64,6 +64,8 @@ public struct WindowAggregator: Stage {
     public let graceMilliseconds: Int64
     /// How each metric is aggregated.
     public let aggregations: Aggregations
+    /// Whether `takeEmissions` includes provisional totals of open windows (else final totals only).
+    public let emitProvisional: Bool
     /// The open windows, one table per window start (a handful: the current hour and those within grace).
     private var open: [WindowTable] = []
     /// Tables of windows that closed, waiting for `takeEmissions`.
@@ -76,7 +78,8 @@ public struct WindowAggregator: Stage {
 
     /// Creates an empty aggregator.
     public init(partition: String, windows: TumblingWindows = .hourly, graceMilliseconds: Int64,
-                aggregations: Aggregations = Aggregations()) {
+                aggregations: Aggregations = Aggregations(), emitProvisional: Bool = true) {
+        self.emitProvisional = emitProvisional
         self.partition = partition
         self.windows = windows
         self.graceMilliseconds = graceMilliseconds
@@ -206,10 +209,10 @@ public struct WindowAggregator: Stage {
         nextCloseAt = next
     }
 
-    /// Takes the totals to emit: final totals of windows closed since the last call, and provisional totals
-    /// of open windows that changed, with the names of `symbols` (the flow context's). Sorted by key and window
-    /// for stable output.
-    public mutating func takeEmissions(symbols: Symbols) -> [UsageTotal] {
+    /// Takes the totals to emit: final totals of windows closed since the last call, and (unless `provisional` is
+    /// false or the aggregator emits final totals only) provisional totals of open windows that changed since they
+    /// were last emitted, with the names of `symbols` (the flow context's); in no particular order.
+    public mutating func takeEmissions(symbols: Symbols, provisional: Bool = true) -> [UsageTotal] {
         var result: [UsageTotal] = []
         for var table in closed {
             for index in 0..<table.count {
@@ -219,6 +222,7 @@ public struct WindowAggregator: Stage {
             spare.append(table)
         }
         closed.removeAll(keepingCapacity: true)
+        guard emitProvisional && provisional else { return result }
         for table in open.indices {
             for index in 0..<open[table].count where open[table].windows[index].dirty {
                 result.append(total(open[table].keys[index], open[table].start, open[table].windows[index],
@@ -226,7 +230,6 @@ public struct WindowAggregator: Stage {
                 open[table].windows[index].dirty = false
             }
         }
-        result.sort { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }
         return result
     }
 

@@ -19,7 +19,7 @@ extension UsageEventDecoder {
         var fields = PlainFields()
         headers.forEachHeader { name, headerValue in fields.take(name, headerValue) }
         guard fields.plain, let id = fields.id, !id.isEmpty, Self.isASCII(id),
-              let sourceBytes = fields.source, !sourceBytes.isEmpty, Attributes.isURIReference(sourceBytes),
+              let sourceBytes = fields.source, !sourceBytes.isEmpty,
               let type = fields.type, Self.equals(type, UsageStandard.eventTypeLiteral),
               let specversion = fields.specversion, Self.equals(specversion, "1.0"),
               let timeBytes = fields.time, let time = Timestamp.parse(timeBytes),
@@ -41,7 +41,7 @@ extension UsageEventDecoder {
         if let provider = fields.provider, provider.isEmpty { return nil }
         guard !metricBytes.isEmpty, !unitBytes.isEmpty,
               let origin = symbols.origin(tenant: tenantBytes, instance: instanceBytes, component: componentBytes,
-                                          source: sourceBytes, provider: fields.provider),
+                                          source: sourceBytes, provider: fields.provider), origin.sourceIsURIReference,
               let metric = symbols.intern(metricBytes), let unit = symbols.intern(unitBytes),
               symbols.registeredUnit(of: metric, in: policy.registry) == unit else { return nil }
         var subject: Symbol?

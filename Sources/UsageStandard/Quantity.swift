@@ -26,19 +26,22 @@ public struct Quantity: Hashable, Comparable, Sendable, CustomStringConvertible 
 
     /// The shortest exact decimal text, e.g. "12.5", "3", "-0.000001".
     public var description: String {
-        let negative = micros < 0
+        var bytes: [UInt8] = []
+        appendDecimal(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the shortest exact decimal text (`description`) to `bytes`.
+    public func appendDecimal(to bytes: inout [UInt8]) {
         let magnitude = micros.magnitude
-        let whole = magnitude / UInt64(Self.unit)
+        if micros < 0 { bytes.append(UInt8(ascii: "-")) }
+        bytes.append(decimal: Int64(magnitude / UInt64(Self.unit)))
         var fraction = magnitude % UInt64(Self.unit)
-        var text = negative ? "-" : ""
-        text += String(whole)
-        if fraction != 0 {
-            var digits = Self.scale
-            while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
-            let fractionText = String(fraction)
-            text += "." + String(repeating: "0", count: digits - fractionText.count) + fractionText
-        }
-        return text
+        guard fraction != 0 else { return }
+        var digits = Self.scale
+        while fraction % 10 == 0 { fraction /= 10; digits -= 1 }
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(decimal: Int64(fraction), width: digits)
     }
 
     /// Parses JSON number text exactly (e.g. `12.5`, `-3`, `1.5e3`).

@@ -95,7 +95,8 @@ public struct Symbols: Sendable {
             providerSymbol = symbol
         }
         let origin = Origin(tenant: tenantSymbol, instance: instanceSymbol, component: componentSymbol,
-                            source: sourceSymbol, provider: providerSymbol)
+                            source: sourceSymbol, provider: providerSymbol,
+                            sourceIsURIReference: Attributes.isURIReference(source))
         origins.insert(origin, hash: hash, check: check)
         return origin
     }
@@ -143,6 +144,8 @@ public struct Origin: Sendable, Equatable {
     public var source: Symbol
     /// The `provider` extension, if given.
     public var provider: Symbol?
+    /// Whether `source` is a valid URI-reference (checked once, when the origin is first seen).
+    public var sourceIsURIReference: Bool
 }
 
 /// An open-addressing hash table (linear probing, at most 3/4 full) of payloads found by two independent 64-bit

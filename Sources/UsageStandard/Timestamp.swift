@@ -13,18 +13,31 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// RFC 3339 text in UTC with milliseconds, e.g. "2026-11-25T13:00:00.000Z".
     public var rfc3339: String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(24)
+        appendRFC3339(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the RFC 3339 text (`rfc3339`) to `bytes`.
+    public func appendRFC3339(to bytes: inout [UInt8]) {
         let days = Self.floorDiv(milliseconds, 86_400_000)
         let msOfDay = milliseconds - days * 86_400_000
         let (year, month, day) = Self.civil(fromDays: days)
-        let hour = msOfDay / 3_600_000
-        let minute = msOfDay / 60_000 % 60
-        let second = msOfDay / 1000 % 60
-        let millis = msOfDay % 1000
-        func pad(_ value: Int64, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(millis, 3))Z"
+        bytes.append(decimal: year, width: 4)
+        bytes.append(UInt8(ascii: "-"))
+        bytes.append(decimal: month, width: 2)
+        bytes.append(UInt8(ascii: "-"))
+        bytes.append(decimal: day, width: 2)
+        bytes.append(UInt8(ascii: "T"))
+        bytes.append(decimal: msOfDay / 3_600_000, width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(decimal: msOfDay / 60_000 % 60, width: 2)
+        bytes.append(UInt8(ascii: ":"))
+        bytes.append(decimal: msOfDay / 1000 % 60, width: 2)
+        bytes.append(UInt8(ascii: "."))
+        bytes.append(decimal: msOfDay % 1000, width: 3)
+        bytes.append(UInt8(ascii: "Z"))
     }
 
     /// Parses RFC 3339 date-time text: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`. Seconds are required;

@@ -55,8 +55,18 @@ public struct UsageTotal: Sendable, Equatable {
     /// The compaction key on the totals topic: `tenant/instance/component/metric/windowStart`, each part
     /// percent-encoded so that `/` inside a name cannot collide.
     public var recordKey: String {
-        [key.tenant, key.instance, key.component, key.metric].map(Self.escape).joined(separator: "/")
-            + "/" + windowStart.rfc3339
+        var bytes: [UInt8] = []
+        appendRecordKey(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `recordKey` to `bytes`.
+    public func appendRecordKey(to bytes: inout [UInt8]) {
+        for part in [key.tenant, key.instance, key.component, key.metric] {
+            Self.appendEscaped(part, to: &bytes)
+            bytes.append(UInt8(ascii: "/"))
+        }
+        windowStart.appendRFC3339(to: &bytes)
     }
 
     /// Whether this total replaces `other` (a total of the same key and window): a higher revision wins; within a
@@ -71,19 +81,32 @@ public struct UsageTotal: Sendable, Equatable {
 
     /// A deterministic CloudEvent id: the same total computed twice gets the same id.
     public var eventID: String {
-        "\(recordKey)@\(sourcePartition)#\(lastOffset)" + (revision > 0 ? "~r\(revision)" : "")
+        var bytes: [UInt8] = []
+        appendEventID(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    static func escape(_ part: String) -> String {
-        var out = ""
-        for scalar in part.unicodeScalars {
-            switch scalar {
-            case "%": out += "%25"
-            case "/": out += "%2F"
-            default: out.unicodeScalars.append(scalar)
+    /// Appends `eventID` to `bytes`: `recordKey@sourcePartition#lastOffset`, and `~r<revision>` for a revision.
+    public func appendEventID(to bytes: inout [UInt8]) {
+        appendRecordKey(to: &bytes)
+        bytes.append(UInt8(ascii: "@"))
+        bytes.append(contentsOf: sourcePartition.utf8)
+        bytes.append(UInt8(ascii: "#"))
+        bytes.append(decimal: lastOffset)
+        if revision > 0 {
+            bytes.append(literal: "~r")
+            bytes.append(decimal: revision)
+        }
+    }
+
+    static func appendEscaped(_ part: String, to bytes: inout [UInt8]) {
+        for byte in part.utf8 {
+            switch byte {
+            case UInt8(ascii: "%"): bytes.append(literal: "%25")
+            case UInt8(ascii: "/"): bytes.append(literal: "%2F")
+            default: bytes.append(byte)
             }
         }
-        return out
     }
 }
 
@@ -92,91 +115,146 @@ public struct UsageTotal: Sendable, Equatable {
 public enum UsageTotalCodec {
     /// The CloudEvent JSON for a total. `source` names the producing service, e.g. `/ferris-usage/<group>`.
     public static func encode(_ total: UsageTotal, source: String) -> [UInt8] {
-        var json = JSONWriter()
-        json.beginObject()
-        json.field("specversion", UsageStandard.specVersion)
-        json.field("id", total.eventID)
-        json.field("source", source)
-        json.field("type", UsageStandard.totalType)
-        json.field("subject", total.recordKey)
-        json.field("time", total.windowEnd.rfc3339)
-        json.field("datacontenttype", "application/json")
-        json.field("tenant", total.key.tenant)
-        json.field("partitionkey", total.key.tenant)
-        json.key("data")
-        json.beginObject()
-        json.field("ChargePeriodStart", total.windowStart.rfc3339)
-        json.field("ChargePeriodEnd", total.windowEnd.rfc3339)
-        json.field("ChargeCategory", "Usage")
-        json.field("ConsumedQuantity", raw: total.quantity.description)
-        json.field("ConsumedUnit", total.unit)
-        json.field("SubAccountId", total.key.tenant)
-        json.field("ResourceId", total.key.instance)
-        json.field("ServiceName", total.key.component)
-        if let provider = total.provider { json.field("HostProviderName", provider) }
-        json.field("x_Metric", total.key.metric)
-        json.field("x_EventCount", raw: String(total.eventCount))
-        json.field("x_Status", total.status.rawValue)
-        json.field("x_SourcePartition", total.sourcePartition)
-        json.field("x_LastOffset", raw: String(total.lastOffset))
-        if total.revision > 0 { json.field("x_Revision", raw: String(total.revision)) }
-        json.endObject()
-        json.endObject()
-        return json.bytes
+        var bytes: [UInt8] = []
+        encode(total, source: source, into: &bytes)
+        return bytes
+    }
+
+    /// Appends the CloudEvent JSON for a total to `bytes` (written directly, for the emit path).
+    public static func encode(_ total: UsageTotal, source: String, into bytes: inout [UInt8]) {
+        func field(_ name: StaticString, _ value: String) {
+            bytes.append(literal: name)
+            bytes.append(jsonString: value)
+        }
+        func timestamp(_ name: StaticString, _ value: Timestamp) {
+            bytes.append(literal: name)
+            bytes.append(UInt8(ascii: "\""))
+            value.appendRFC3339(to: &bytes)
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(literal: #"{"specversion":"1.0","id":""#)
+        let start = bytes.count
+        total.appendEventID(to: &bytes)
+        if bytes[start...].contains(where: { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }) {
+            // A name that needs JSON escaping (rare): write the id again, escaped.
+            let id = String(decoding: bytes[start...], as: UTF8.self)
+            bytes.removeSubrange((start - 1)...)
+            bytes.append(jsonString: id)
+        } else {
+            bytes.append(UInt8(ascii: "\""))
+        }
+        field(#","source":"#, source)
+        bytes.append(literal: #","type":"net.ferrislabs.usage.total.v1","subject":"#)
+        bytes.append(jsonString: total.recordKey)
+        timestamp(#","time":"#, total.windowEnd)
+        bytes.append(literal: #","datacontenttype":"application/json""#)
+        field(#","tenant":"#, total.key.tenant)
+        field(#","partitionkey":"#, total.key.tenant)
+        timestamp(#","data":{"ChargePeriodStart":"#, total.windowStart)
+        timestamp(#","ChargePeriodEnd":"#, total.windowEnd)
+        bytes.append(literal: #","ChargeCategory":"Usage","ConsumedQuantity":"#)
+        total.quantity.appendDecimal(to: &bytes)
+        field(#","ConsumedUnit":"#, total.unit)
+        field(#","SubAccountId":"#, total.key.tenant)
+        field(#","ResourceId":"#, total.key.instance)
+        field(#","ServiceName":"#, total.key.component)
+        if let provider = total.provider { field(#","HostProviderName":"#, provider) }
+        field(#","x_Metric":"#, total.key.metric)
+        bytes.append(literal: #","x_EventCount":"#)
+        bytes.append(decimal: total.eventCount)
+        field(#","x_Status":"#, total.status.rawValue)
+        field(#","x_SourcePartition":"#, total.sourcePartition)
+        bytes.append(literal: #","x_LastOffset":"#)
+        bytes.append(decimal: total.lastOffset)
+        if total.revision > 0 {
+            bytes.append(literal: #","x_Revision":"#)
+            bytes.append(decimal: total.revision)
+        }
+        bytes.append(literal: "}}")
     }
 
     /// Reads a total back from its CloudEvent JSON.
     public static func decode(_ bytes: [UInt8]) -> Result<UsageTotal, UsageDecodeError> {
         bytes.withUnsafeBytes { buffer in
             do throws(UsageDecodeError) {
-                var cursor = JSONCursor(buffer)
-                var fields: [String: String] = [:]
-                var numbers: [String: Range<Int>] = [:]
-                try cursor.beginObject()
-                var first = true
-                while let key = try cursor.nextKey(first: &first) {
-                    guard cursor.equals(key, "data") else { try cursor.skipValue(); continue }
-                    try cursor.beginObject()
-                    var firstField = true
-                    while let field = try cursor.nextKey(first: &firstField) {
-                        let name = cursor.string(field) ?? ""
-                        switch try cursor.peekKind() {
-                        case .string: fields[name] = cursor.string(try cursor.readString())
-                        case .number: numbers[name] = try cursor.readNumber()
-                        default: try cursor.skipValue()
-                        }
-                    }
-                }
-                func text(_ name: String) throws(UsageDecodeError) -> String {
-                    guard let value = fields[name] else { throw UsageDecodeError(.missingAttribute, "data.\(name)", "is required") }
-                    return value
-                }
-                func int(_ name: String) throws(UsageDecodeError) -> Int64 {
-                    guard let span = numbers[name], let value = Int64(String(decoding: buffer[span], as: UTF8.self)) else {
-                        throw UsageDecodeError(.invalidAttribute, "data.\(name)", "must be an integer")
-                    }
-                    return value
-                }
-                guard let span = numbers["ConsumedQuantity"],
-                      case .success(let quantity) = Quantity.parse(UnsafeRawBufferPointer(rebasing: buffer[span])) else {
-                    throw UsageDecodeError(.invalidQuantity, "data.ConsumedQuantity", "must be an exact number")
-                }
-                guard let start = Timestamp.parse(try text("ChargePeriodStart")), let end = Timestamp.parse(try text("ChargePeriodEnd")) else {
-                    throw UsageDecodeError(.invalidTime, "data.ChargePeriodStart", "must be RFC 3339")
-                }
-                guard let status = TotalStatus(rawValue: try text("x_Status")) else {
-                    throw UsageDecodeError(.invalidAttribute, "data.x_Status", "must be provisional, final or retracted")
-                }
-                return .success(UsageTotal(
-                    key: UsageKey(tenant: try text("SubAccountId"), instance: try text("ResourceId"),
-                                  component: try text("ServiceName"), metric: try text("x_Metric")),
-                    windowStart: start, windowEnd: end, quantity: quantity, unit: try text("ConsumedUnit"),
-                    eventCount: try int("x_EventCount"), status: status,
-                    sourcePartition: try text("x_SourcePartition"), lastOffset: try int("x_LastOffset"),
-                    provider: fields["HostProviderName"], revision: numbers["x_Revision"] == nil ? 0 : try int("x_Revision")))
+                return .success(try decode(buffer))
             } catch {
                 return .failure(error)
             }
         }
+    }
+
+    /// The `data` members a total is read from (everything else in the event is derived from them).
+    private struct DataFields {
+        var start: Timestamp?, end: Timestamp?, quantity: Range<Int>?, unit: String?, tenant: String?
+        var instance: String?, component: String?, provider: String?, metric: String?, count: Range<Int>?
+        var status: String?, partition: String?, lastOffset: Range<Int>?, revision: Range<Int>?
+    }
+
+    private static func decode(_ buffer: UnsafeRawBufferPointer) throws(UsageDecodeError) -> UsageTotal {
+        var cursor = JSONCursor(buffer)
+        var data = DataFields()
+        try cursor.beginObject()
+        var first = true
+        while let key = try cursor.nextKey(first: &first) {
+            guard cursor.equals(key, "data") else { try cursor.skipValue(); continue }
+            try cursor.beginObject()
+            var firstField = true
+            while let field = try cursor.nextKey(first: &firstField) {
+                switch try cursor.peekKind() {
+                case .string:
+                    let span = try cursor.readString()
+                    if cursor.equals(field, "ChargePeriodStart") || cursor.equals(field, "ChargePeriodEnd") {
+                        let time = span.hasEscapes ? cursor.string(span).flatMap { Timestamp.parse($0) }
+                            : Timestamp.parse(UnsafeRawBufferPointer(rebasing: buffer[span.range]))
+                        if cursor.equals(field, "ChargePeriodStart") { data.start = time } else { data.end = time }
+                    } else if cursor.equals(field, "ConsumedUnit") { data.unit = cursor.string(span)
+                    } else if cursor.equals(field, "SubAccountId") { data.tenant = cursor.string(span)
+                    } else if cursor.equals(field, "ResourceId") { data.instance = cursor.string(span)
+                    } else if cursor.equals(field, "ServiceName") { data.component = cursor.string(span)
+                    } else if cursor.equals(field, "HostProviderName") { data.provider = cursor.string(span)
+                    } else if cursor.equals(field, "x_Metric") { data.metric = cursor.string(span)
+                    } else if cursor.equals(field, "x_Status") { data.status = cursor.string(span)
+                    } else if cursor.equals(field, "x_SourcePartition") { data.partition = cursor.string(span)
+                    }
+                case .number:
+                    let span = try cursor.readNumber()
+                    if cursor.equals(field, "ConsumedQuantity") { data.quantity = span
+                    } else if cursor.equals(field, "x_EventCount") { data.count = span
+                    } else if cursor.equals(field, "x_LastOffset") { data.lastOffset = span
+                    } else if cursor.equals(field, "x_Revision") { data.revision = span
+                    }
+                default:
+                    try cursor.skipValue()
+                }
+            }
+        }
+        func text(_ value: String?, _ name: String) throws(UsageDecodeError) -> String {
+            guard let value else { throw UsageDecodeError(.missingAttribute, "data.\(name)", "is required") }
+            return value
+        }
+        func int(_ span: Range<Int>?, _ name: String) throws(UsageDecodeError) -> Int64 {
+            guard let span, let value = Int64(String(decoding: buffer[span], as: UTF8.self)) else {
+                throw UsageDecodeError(.invalidAttribute, "data.\(name)", "must be an integer")
+            }
+            return value
+        }
+        guard let span = data.quantity,
+              case .success(let quantity) = Quantity.parse(UnsafeRawBufferPointer(rebasing: buffer[span])) else {
+            throw UsageDecodeError(.invalidQuantity, "data.ConsumedQuantity", "must be an exact number")
+        }
+        guard let start = data.start, let end = data.end else {
+            throw UsageDecodeError(.invalidTime, "data.ChargePeriodStart", "must be RFC 3339")
+        }
+        guard let status = TotalStatus(rawValue: try text(data.status, "x_Status")) else {
+            throw UsageDecodeError(.invalidAttribute, "data.x_Status", "must be provisional, final or retracted")
+        }
+        return UsageTotal(
+            key: UsageKey(tenant: try text(data.tenant, "SubAccountId"), instance: try text(data.instance, "ResourceId"),
+                          component: try text(data.component, "ServiceName"), metric: try text(data.metric, "x_Metric")),
+            windowStart: start, windowEnd: end, quantity: quantity, unit: try text(data.unit, "ConsumedUnit"),
+            eventCount: try int(data.count, "x_EventCount"), status: status,
+            sourcePartition: try text(data.partition, "x_SourcePartition"), lastOffset: try int(data.lastOffset, "x_LastOffset"),
+            provider: data.provider, revision: data.revision == nil ? 0 : try int(data.revision, "x_Revision"))
     }
 }

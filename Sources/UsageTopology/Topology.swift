@@ -21,6 +21,9 @@ public struct Topology: Sendable {
         /// After a caught-up partition has had no record for this long, its watermark advances by wall clock so
         /// that a quiet tenant's windows still close. Nil: never.
         public var idleMilliseconds: Int64? = 600_000
+        /// Whether open windows emit provisional totals at each commit (true, the default: live figures) or only the
+        /// final total when they close (false: one total per window, for consumers that only bill).
+        public var emitProvisional = true
     }
 
     /// Where totals and refused records go.
@@ -72,7 +75,7 @@ public struct Topology: Sendable {
             ScopeFilter(rules: scope)
             KeyBy(key)
             WindowAggregator(partition: partition, windows: windows, graceMilliseconds: window.graceMilliseconds,
-                             aggregations: aggregations)
+                             aggregations: aggregations, emitProvisional: window.emitProvisional)
         }
     }
 
@@ -93,7 +96,8 @@ public struct Topology: Sendable {
         lines.append("  window       tumbling \(duration(window.sizeMilliseconds)) on event time (UTC), grace \(duration(window.graceMilliseconds)),"
                      + " idle advance \(window.idleMilliseconds.map(duration) ?? "off")    --late--> \(sinks.deadLetterTopic)")
         lines.append("  aggregate    \(aggregations.standard.rawValue)" + (perMetric.isEmpty ? "" : "; " + perMetric.joined(separator: ", ")))
-        lines.append("  emit         provisional totals on change (each commit), final when the window closes")
+        lines.append(window.emitProvisional ? "  emit         provisional totals on change (each commit), final when the window closes"
+                                            : "  emit         final totals only, when the window closes")
         lines.append("  sinks        \(sinks.totalsTopic) (compacted), PostgreSQL table \(sinks.table)")
         return lines.joined(separator: "\n")
     }

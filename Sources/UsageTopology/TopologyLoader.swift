@@ -105,9 +105,17 @@ struct TopologyReader {
             case "key":
                 if let fields = reader.keyFields(value) { topology.key = fields }
             case "window":
-                reader.forEach(value, in: "window", keys: ["size", "grace", "idle"]) { reader, key, value in
+                reader.forEach(value, in: "window", keys: ["size", "grace", "idle", "emit"]) { reader, key, value in
                     if key == "idle", value.scalar?.string == "off" {
                         topology.window.idleMilliseconds = nil
+                        return
+                    }
+                    if key == "emit" {
+                        switch value.scalar?.string {
+                        case "provisional": topology.window.emitProvisional = true
+                        case "final": topology.window.emitProvisional = false
+                        default: reader.problem(value, "window.emit must be 'provisional' (running totals at each commit, then final) or 'final' (final totals only)")
+                        }
                         return
                     }
                     guard let ms = reader.duration(value, "window.\(key)") else { return }

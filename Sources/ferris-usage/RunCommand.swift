@@ -31,6 +31,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "/readyz turns not ready when the loop or a partition with records to read stands still this long.")
     var stallSeconds = 30
 
+    @Flag(help: "Totals go to the Kafka totals topic only, not to PostgreSQL (billing consumers read the topic); no database URL needed.")
+    var withoutPostgres = false
+
     @Flag(help: "Stop once every assigned partition has been read to its end and its totals are committed (batch accounting of a backlog, benchmarks); logs the rate from the first record consumed to the last commit.")
     var untilCaughtUp = false
 
@@ -39,7 +42,8 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage")
-        var configuration = try flow.pipelineConfiguration(connection: connection, commitIntervalMs: commitIntervalMs)
+        var configuration = try flow.pipelineConfiguration(connection: connection, commitIntervalMs: commitIntervalMs,
+                                                           database: !withoutPostgres)
         configuration.memberID = memberID ?? environment("FERRIS_MEMBER_ID")
         let pipeline = UsagePipeline(configuration: configuration, mode: untilCaughtUp ? .untilCaughtUp(partitions: 1) : .continuous,
                                      logger: logger)
@@ -102,12 +106,14 @@ struct FlowOptions: ParsableArguments {
         return result
     }
 
-    func pipelineConfiguration(connection: ConnectionOptions, commitIntervalMs: Int64) throws -> UsagePipelineConfiguration {
+    func pipelineConfiguration(connection: ConnectionOptions, commitIntervalMs: Int64,
+                               database: Bool = true) throws -> UsagePipelineConfiguration {
         guard let brokers = connection.resolvedBrokers else {
             throw CLIError("no Kafka brokers: pass --brokers host:port or set FERRIS_BROKERS")
         }
-        guard let databaseURL = connection.resolvedDatabaseURL else {
-            throw CLIError("no database: pass --database-url postgresql://... or set FERRIS_DATABASE_URL")
+        let databaseURL = database ? connection.resolvedDatabaseURL : nil
+        if database && databaseURL == nil {
+            throw CLIError("no database: pass --database-url postgresql://... or set FERRIS_DATABASE_URL (or run --without-postgres)")
         }
         return UsagePipelineConfiguration(brokers: brokers, databaseURL: databaseURL,
                                           topology: try resolvedTopology(connection: connection),

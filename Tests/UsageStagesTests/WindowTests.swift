@@ -31,7 +31,9 @@ struct Windowed {
         return window.process(KeyedEvent(key: key, event: interned, offset: offset), context: &context)
     }
 
-    mutating func take() -> [UsageTotal] { window.takeEmissions(symbols: context.symbols) }
+    mutating func take() -> [UsageTotal] {
+        window.takeEmissions(symbols: context.symbols).sorted { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }
+    }
 }
 
 func isCounted(_ outcome: StageOutcome<Void>) -> Bool { if case .next = outcome { return true } else { return false } }

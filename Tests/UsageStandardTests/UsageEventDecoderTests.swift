@@ -149,6 +149,58 @@ struct UsageTotalCodecTests {
         #expect(try UsageTotalCodec.decode(UsageTotalCodec.encode(total, source: "/ferris-usage/g")).get() == total)
     }
 
+    @Test("the direct byte encoder writes exactly the JSON a general JSON writer writes, escapes included")
+    func sameAsJSONWriter() throws {
+        func reference(_ total: UsageTotal, source: String) -> [UInt8] {
+            var json = JSONWriter()
+            json.beginObject()
+            json.field("specversion", "1.0")
+            json.field("id", total.eventID)
+            json.field("source", source)
+            json.field("type", UsageStandard.totalType)
+            json.field("subject", total.recordKey)
+            json.field("time", total.windowEnd.rfc3339)
+            json.field("datacontenttype", "application/json")
+            json.field("tenant", total.key.tenant)
+            json.field("partitionkey", total.key.tenant)
+            json.key("data")
+            json.beginObject()
+            json.field("ChargePeriodStart", total.windowStart.rfc3339)
+            json.field("ChargePeriodEnd", total.windowEnd.rfc3339)
+            json.field("ChargeCategory", "Usage")
+            json.field("ConsumedQuantity", raw: total.quantity.description)
+            json.field("ConsumedUnit", total.unit)
+            json.field("SubAccountId", total.key.tenant)
+            json.field("ResourceId", total.key.instance)
+            json.field("ServiceName", total.key.component)
+            if let provider = total.provider { json.field("HostProviderName", provider) }
+            json.field("x_Metric", total.key.metric)
+            json.field("x_EventCount", raw: String(total.eventCount))
+            json.field("x_Status", total.status.rawValue)
+            json.field("x_SourcePartition", total.sourcePartition)
+            json.field("x_LastOffset", raw: String(total.lastOffset))
+            if total.revision > 0 { json.field("x_Revision", raw: String(total.revision)) }
+            json.endObject()
+            json.endObject()
+            return json.bytes
+        }
+        let names = ["solo", "a/b%c", #"quo"te"#, "back\\slash", "tab\tnew\nline", "ünïcödé", "ctl\u{01}"]
+        let quantities: [Int64] = [0, 1, -1, 1_500_001, 12_000_000, -999_999, .max, .min + 1]
+        for (index, name) in names.enumerated() {
+            let total = UsageTotal(key: UsageKey(tenant: name, instance: names[(index + 1) % names.count], component: "c",
+                                                 metric: names[(index + 2) % names.count]),
+                                   windowStart: Timestamp(milliseconds: -86_400_000 + Int64(index) * 977_000_123_000),
+                                   windowEnd: Timestamp(milliseconds: 1_795_615_200_000 + Int64(index)),
+                                   quantity: Quantity(micros: quantities[index % quantities.count]), unit: name,
+                                   eventCount: Int64(index * 1000), status: [.provisional, .final, .retracted][index % 3],
+                                   sourcePartition: "t:\(index)", lastOffset: Int64(index) * 123_456_789,
+                                   provider: index % 2 == 0 ? name : nil, revision: Int64(index % 3))
+            let encoded = UsageTotalCodec.encode(total, source: "/ferris-usage/\(name)")
+            #expect(String(decoding: encoded, as: UTF8.self) == String(decoding: reference(total, source: "/ferris-usage/\(name)"), as: UTF8.self))
+            #expect(try UsageTotalCodec.decode(encoded).get() == total)
+        }
+    }
+
     @Test("a revision round-trips and changes the id; retracted is a status")
     func revision() throws {
         var total = UsageTotal(key: UsageKey(tenant: "t", instance: "i", component: "c", metric: "m"),

@@ -4,7 +4,7 @@
 // them. No broker involved. Also measures heap allocations per event (after a warm-up half) and the bytes the flow
 // holds per open window key and per remembered event.
 //
-//   swift run -c release pipeline-throughput [EVENTS] [binary|structured] [stages|decode]
+//   swift run -c release pipeline-throughput [EVENTS] [binary|structured] [flow|stages|decode|memory] [seeds]
 import Foundation
 import MallocCounter
 import UsageSimulation
@@ -41,6 +41,9 @@ struct RecordSpan {
 let arguments = CommandLine.arguments
 let count = arguments.count > 1 ? Int(arguments[1]) ?? 1_000_000 : 1_000_000
 let mode = arguments.count > 2 ? CloudEventMode(rawValue: arguments[2]) ?? .binary : .binary
+/// `seeds`: the three seed scenarios (a few dozen keys, twelve events per key and hour) instead of the large workload.
+let seeds = arguments.contains("seeds")
+let what = arguments.count > 3 ? arguments[3] : "flow"
 let start = Timestamp(milliseconds: 1_795_564_800_000)  // 2026-11-25T00:00:00Z
 
 // The large workload's first `count` records in delivery order (one day has 2,304,000; more days when asked),
@@ -52,8 +55,13 @@ records.reserveCapacity(count)
 var day = 0
 while records.count < count {
     let simulator = UsageSimulator(seed: 42, start: Timestamp(milliseconds: start.milliseconds + Int64(day) * 86_400_000),
-                                   hours: min(24, (count - records.count) / 96_000 + 1), mode: mode)
-    for record in simulator.records(for: [.large]).prefix(count - records.count) {
+                                   hours: seeds ? 24 : min(24, (count - records.count) / 96_000 + 1), mode: mode)
+    // One partition's view: every instance's events side by side in time (the seed scenarios' instances each have a
+    // topic of their own, so the simulator lists them one after the other).
+    let dayRecords = seeds ? simulator.records(for: Scenario.all).enumerated()
+        .sorted { ($0.element.event.time, $0.offset) < ($1.element.event.time, $1.offset) }.map(\.element)
+        : simulator.records(for: [.large])
+    for record in dayRecords.prefix(count - records.count) {
         let encoded = UsageEventEncoder.encode(record.event, mode: mode)
         let firstHeader = headerSpans.count
         func append(_ bytes: some Collection<UInt8>) -> Range<Int> {
@@ -71,11 +79,21 @@ while records.count < count {
     day += 1
 }
 
-/// Runs `stages` over `range` of the records; returns seconds, how many passed all stages, allocations.
-@MainActor
-func run<S: Stage>(_ stages: inout S, _ context: inout FlowContext, _ range: Range<Int>) -> (Double, Int, UInt64)
-    where S.Input == IncomingRecord<Headers> {
+/// What one pass over a range of records did.
+struct Pass {
+    var seconds: Double
     var passed = 0
+    var rejected = 0
+    var allocations: UInt64 = 0
+}
+
+/// Runs `stages` over `range` of the records; `batch` is called after every 4,096 records (a poll batch) with the
+/// number of records so far, as the service emits closed windows after each batch.
+@MainActor
+func run<S: Stage>(_ stages: inout S, _ context: inout FlowContext, _ range: Range<Int>,
+                   batch: (inout S, inout FlowContext, Int) -> Void = { _, _, _ in }) -> Pass
+    where S.Input == IncomingRecord<Headers> {
+    var pass = Pass(seconds: 0)
     let allocations = malloc_counter_allocations()
     let clock = ContinuousClock()
     let began = clock.now
@@ -87,13 +105,19 @@ func run<S: Stage>(_ stages: inout S, _ context: inout FlowContext, _ range: Ran
                                            key: UnsafeRawBufferPointer(rebasing: bytes[record.key]),
                                            value: UnsafeRawBufferPointer(rebasing: bytes[record.value]),
                                            timestamp: record.timestamp, offset: Int64(offset))
-                if case .next = stages.process(input, context: &context) { passed += 1 }
+                switch stages.process(input, context: &context) {
+                case .next: pass.passed += 1
+                case .dropped: break
+                case .rejected: pass.rejected += 1
+                }
+                if offset % 4096 == 4095 { batch(&stages, &context, offset + 1) }
             }
         }
     }
     let elapsed = clock.now - began
-    let allocated = malloc_counter_allocations() - allocations
-    return (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, passed, allocated)
+    pass.allocations = malloc_counter_allocations() - allocations
+    pass.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    return pass
 }
 
 func rate(_ events: Int, _ seconds: Double) -> String {
@@ -103,26 +127,75 @@ func rate(_ events: Int, _ seconds: Double) -> String {
 let topology = Topology.standard
 let half = count / 2
 
-if arguments.count > 3, arguments[3] == "decode" {
+if what == "decode" {
     // Decoding alone, ten rounds over the same records (for profiles).
     var decode = Flow { Decode<Headers>(policy: topology.policy) }
     var context = FlowContext()
     for _ in 0..<10 {
-        let (seconds, _, allocations) = run(&decode, &context, 0..<count)
-        print("  decode " + rate(count, seconds) + String(format: ", %.4f allocations/event", Double(allocations) / Double(count)))
+        let pass = run(&decode, &context, 0..<count)
+        print("  decode " + rate(count, pass.seconds) + String(format: ", %.4f allocations/event", Double(pass.allocations) / Double(count)))
     }
     exit(0)
 }
 
-if arguments.count > 3, arguments[3] == "stages" {
+if what == "memory" {
+    // Heap bytes (glibc's in-use count) held per open window key, per remembered event and by the name table, for
+    // the first `count` records (one window per key and hour) and 1,000,000 distinct events.
+    func heapInUse() -> Int { Int(malloc_counter_heap_in_use()) }
+    var context = FlowContext()
+    var decode = Flow {
+        Decode<Headers>(policy: topology.policy)
+        ScopeFilter(rules: topology.scope)
+        KeyBy(topology.key)
+    }
+    var keyed: [KeyedEvent] = []
+    keyed.reserveCapacity(count)
+    let heapBeforeNames = heapInUse()
+    buffer.withUnsafeBytes { bytes in
+        headerSpans.withUnsafeBufferPointer { spans in
+            for (offset, record) in records.enumerated() {
+                let input = IncomingRecord(headers: Headers(buffer: bytes, spans: UnsafeBufferPointer(rebasing: spans[record.headers])),
+                                           key: UnsafeRawBufferPointer(rebasing: bytes[record.key]),
+                                           value: UnsafeRawBufferPointer(rebasing: bytes[record.value]),
+                                           timestamp: record.timestamp, offset: Int64(offset))
+                if case .next(let event) = decode.process(input, context: &context) { keyed.append(event) }
+            }
+        }
+    }
+    let nameBytes = heapInUse() - heapBeforeNames
+
+    let heapBeforeWindows = heapInUse()
+    var windows = WindowAggregator(partition: "bench:0", windows: topology.windows, graceMilliseconds: topology.window.graceMilliseconds)
+    for event in keyed { _ = windows.process(event, context: &context) }
+    let windowBytes = heapInUse() - heapBeforeWindows
+
+    var dedupe = Deduplicate(windows: topology.windows, graceMilliseconds: topology.window.graceMilliseconds)
+    var rng = SystemRandomNumberGenerator()
+    let remembered = 1_000_000
+    let heapBeforeDedupe = heapInUse()
+    if let first = keyed.first {
+        for _ in 0..<remembered {
+            var event = OffsetEvent(first.event, offset: first.offset)
+            event.event.identity = EventIdentity(high: rng.next(), low: rng.next())
+            _ = dedupe.process(event, context: &context)
+        }
+    }
+    let dedupeBytes = heapInUse() - heapBeforeDedupe
+    print("memory: \(windows.openWindowCount) open window keys: \(windowBytes / max(windows.openWindowCount, 1)) B per key on the heap;"
+          + " names: \(context.symbols.count) in \(nameBytes / 1024) KiB;"
+          + String(format: " deduplication: %.1f B per remembered event (%d events)", Double(dedupeBytes) / Double(dedupe.remembered), dedupe.remembered))
+    exit(0)
+}
+
+if what == "stages" {
     // Where the time goes: each prefix of the flow on its own (second half, after a warm-up on the first).
     @MainActor func prefix<S: Stage>(_ name: String, _ stages: S) where S.Input == IncomingRecord<Headers> {
         var stages = stages
         var context = FlowContext()
         _ = run(&stages, &context, 0..<half)
-        let (seconds, _, allocations) = run(&stages, &context, half..<count)
-        print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0) + rate(count - half, seconds)
-              + String(format: ", %.4f allocations/event", Double(allocations) / Double(count - half)))
+        let pass = run(&stages, &context, half..<count)
+        print("  " + name.padding(toLength: 20, withPad: " ", startingAt: 0) + rate(count - half, pass.seconds)
+              + String(format: ", %.4f allocations/event", Double(pass.allocations) / Double(count - half)))
     }
     prefix("decode", Flow { Decode<Headers>(policy: topology.policy) })
     prefix("+ deduplicate", Flow {
@@ -137,23 +210,29 @@ if arguments.count > 3, arguments[3] == "stages" {
     })
 }
 
-// The whole flow over all records, timed in one pass; allocations counted over the second half.
+// The whole flow over all records, emitting as the service does: final totals of closed windows after every batch,
+// provisional totals every 262,144 records (about a commit interval at these rates). Timed over all records;
+// allocations counted over the second half (the first warms the name table and the window tables up).
 var flow = topology.makeFlow(partition: "bench:0", headers: Headers.self)
 var context = FlowContext()
-let (firstSeconds, firstCounted, _) = run(&flow, &context, 0..<half)
+var emitted = 0
+@MainActor func emit(_ flow: inout AccountingFlow<Headers>, _ context: inout FlowContext, _ done: Int) {
+    emitted += flow.second.takeEmissions(symbols: context.symbols, provisional: done % 262_144 == 0).count
+}
+let first = run(&flow, &context, 0..<half, batch: emit)
 let heldWindows = flow.second.openWindowCount, windowBytes = flow.second.openWindowBytes
 let remembered = flow.first.first.first.second.remembered, dedupeBytes = flow.first.first.first.second.rememberedBytes
-let (secondSeconds, secondCounted, allocations) = run(&flow, &context, half..<count)
-let seconds = firstSeconds + secondSeconds, counted = firstCounted + secondCounted
-let totals = flow.second.takeEmissions(symbols: context.symbols).count
-print("pipeline-throughput: \(count) \(mode.rawValue)-mode events, \(counted) counted, \(totals) totals, "
+let second = run(&flow, &context, half..<count, batch: emit)
+let seconds = first.seconds + second.seconds, counted = first.passed + second.passed
+emitted += flow.second.takeEmissions(symbols: context.symbols).count
+print("pipeline-throughput: \(count) \(mode.rawValue)-mode events (\(seeds ? "seed scenarios" : "large workload")), \(counted) counted, \(emitted) totals, "
       + String(format: "%.3f s, ", seconds) + rate(count, seconds))
-print(String(format: "  allocations: %.4f per event over the second half (%llu for %d events)",
-             Double(allocations) / Double(count - half), allocations, count - half))
-print(String(format: "  memory at mid-run: %d open windows, %.0f B per open window key; %d remembered events, %.1f B per remembered event",
+print(String(format: "  allocations: %.4f per event over the second half (%llu for %d events, emission included)",
+             Double(second.allocations) / Double(count - half), second.allocations, count - half))
+print(String(format: "  memory at mid-run: %d open windows, %.0f B per open window key (table capacity); %d remembered events, %.1f B per remembered event",
              heldWindows, Double(windowBytes) / Double(max(heldWindows, 1)), remembered,
              Double(dedupeBytes) / Double(max(remembered, 1))))
-guard counted == count else {
-    print("error: \(count - counted) events were not counted")
+guard first.rejected + second.rejected == 0 else {
+    print("error: \(first.rejected + second.rejected) events were rejected")
     exit(1)
 }
