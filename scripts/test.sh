@@ -11,6 +11,8 @@ FERRIS_USAGE=.build/debug/ferris-usage "${FERRIS_USAGE_TOOLS:-${XDG_CACHE_HOME:-
 # The benchmark harnesses in smoke mode only: they must build and run; their figures live in benchmarks/README.md.
 if [ $# -eq 0 ]; then
   .build/debug/pipeline-throughput 2000 binary
+  .build/debug/pipeline-throughput 2000 binary memory
+  benchmarks/end-to-end.sh --smoke
 fi
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")

@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 extension UsageEventDecoder {
     /// The hot path: decodes a plain binary-mode usage event straight into symbols, without creating Strings for
     /// names already in `symbols` and without allocating.
