@@ -214,59 +214,50 @@ public final class KafkaProducer: @unchecked Sendable {
         }
     }
 
-    private func produce(topic: String, key keyBuffer: UnsafeRawBufferPointer?, value valueBuffer: UnsafeRawBufferPointer?,
+    private func produce(topic: String, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?,
                          headers: [KafkaHeader], partition: Int32?, timestamp: Int64?) -> rd_kafka_resp_err_t {
-        // Field layout: topic, flags, [partition], [timestamp], key, value, [headers].
+        // Field layout: topic, flags, [partition], [timestamp], key, value, [headers]: at most 7, on the stack.
         withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { fields in
+            guard let base = fields.baseAddress else { return RD_KAFKA_RESP_ERR__FAIL }
             fields.initialize(repeating: rd_kafka_vu_t())
-            return produce(topic: topic, key: keyBuffer, value: valueBuffer, headers: headers, partition: partition,
-                           timestamp: timestamp, fields: fields)
-        }
-    }
-
-    private func produce(topic: String, key keyBuffer: UnsafeRawBufferPointer?, value valueBuffer: UnsafeRawBufferPointer?,
-                         headers: [KafkaHeader], partition: Int32?, timestamp: Int64?,
-                         fields: UnsafeMutableBufferPointer<rd_kafka_vu_t>) -> rd_kafka_resp_err_t {
-        guard let base = fields.baseAddress else { return RD_KAFKA_RESP_ERR__FAIL }
-        return topic.withCString { topicName in
-            fields[0].vtype = RD_KAFKA_VTYPE_TOPIC
-            fields[0].u.cstr = topicName
-            fields[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-            fields[1].u.i = RD_KAFKA_MSG_F_COPY
-            var count = 2
-            if let partition {
-                fields[count].vtype = RD_KAFKA_VTYPE_PARTITION
-                fields[count].u.i32 = partition
-                count += 1
-            }
-            if let timestamp {
-                fields[count].vtype = RD_KAFKA_VTYPE_TIMESTAMP
-                fields[count].u.i64 = timestamp
-                count += 1
-            }
-            do {
-                    fields[count].vtype = RD_KAFKA_VTYPE_KEY
-                    fields[count].u.mem.ptr = UnsafeMutableRawPointer(mutating: keyBuffer?.baseAddress)
-                    fields[count].u.mem.size = keyBuffer?.count ?? 0
-                    fields[count + 1].vtype = RD_KAFKA_VTYPE_VALUE
-                    fields[count + 1].u.mem.ptr = UnsafeMutableRawPointer(mutating: valueBuffer?.baseAddress)
-                    fields[count + 1].u.mem.size = valueBuffer?.count ?? 0
-                    let fixed = count + 2
-                    // A native header list is copied by librdkafka (RD_KAFKA_VTYPE_HEADERS takes ownership on success).
-                    if headers.isEmpty {
-                        return rd_kafka_produceva(handle, base, fixed).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
+            return topic.withCString { topicName in
+                fields[0].vtype = RD_KAFKA_VTYPE_TOPIC
+                fields[0].u.cstr = topicName
+                fields[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+                fields[1].u.i = RD_KAFKA_MSG_F_COPY
+                var count = 2
+                if let partition {
+                    fields[count].vtype = RD_KAFKA_VTYPE_PARTITION
+                    fields[count].u.i32 = partition
+                    count += 1
+                }
+                if let timestamp {
+                    fields[count].vtype = RD_KAFKA_VTYPE_TIMESTAMP
+                    fields[count].u.i64 = timestamp
+                    count += 1
+                }
+                fields[count].vtype = RD_KAFKA_VTYPE_KEY
+                fields[count].u.mem.ptr = UnsafeMutableRawPointer(mutating: key?.baseAddress)
+                fields[count].u.mem.size = key?.count ?? 0
+                fields[count + 1].vtype = RD_KAFKA_VTYPE_VALUE
+                fields[count + 1].u.mem.ptr = UnsafeMutableRawPointer(mutating: value?.baseAddress)
+                fields[count + 1].u.mem.size = value?.count ?? 0
+                let fixed = count + 2
+                if headers.isEmpty {
+                    return rd_kafka_produceva(handle, base, fixed).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
+                }
+                // A native header list is copied by librdkafka (RD_KAFKA_VTYPE_HEADERS takes ownership on success).
+                guard let list = rd_kafka_headers_new(headers.count) else { return RD_KAFKA_RESP_ERR__FAIL }
+                for header in headers {
+                    withOptionalBytes(header.value) { bytes in
+                        _ = rd_kafka_header_add(list, header.name, -1, bytes?.baseAddress, bytes?.count ?? 0)
                     }
-                    guard let list = rd_kafka_headers_new(headers.count) else { return RD_KAFKA_RESP_ERR__FAIL }
-                    for header in headers {
-                        withOptionalBytes(header.value) { bytes in
-                            _ = rd_kafka_header_add(list, header.name, -1, bytes?.baseAddress, bytes?.count ?? 0)
-                        }
-                    }
-                    fields[fixed].vtype = RD_KAFKA_VTYPE_HEADERS
-                    fields[fixed].u.headers = list
-                    let err = rd_kafka_produceva(handle, base, fixed + 1).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
-                    if err != RD_KAFKA_RESP_ERR_NO_ERROR { rd_kafka_headers_destroy(list) }
-                    return err
+                }
+                fields[fixed].vtype = RD_KAFKA_VTYPE_HEADERS
+                fields[fixed].u.headers = list
+                let err = rd_kafka_produceva(handle, base, fixed + 1).map(consumeError) ?? RD_KAFKA_RESP_ERR_NO_ERROR
+                if err != RD_KAFKA_RESP_ERR_NO_ERROR { rd_kafka_headers_destroy(list) }
+                return err
             }
         }
     }

@@ -62,11 +62,9 @@ final class PipelineLoop {
     static let provisionalLagLimit: Int64 = 10_000
     /// Reused for every total's key and value.
     private var keyBuffer: [UInt8] = []
+    private var valueBuffer: [UInt8] = []
     /// Final totals already sent into the open transaction (see `sendClosedWindows`).
     private var sentSinceCommit = 0
-    private var valueBuffer: [UInt8] = []
-    private var recordsSinceStart = 0
-    private var totalsSinceStart = 0
     private let totalsHeaders = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
 
     struct PartitionIdentity: Hashable {
@@ -127,12 +125,14 @@ final class PipelineLoop {
             }
             if read == 0, case .untilCaughtUp(let wanted) = pipeline.runMode, caughtUp(consumer, wanted: wanted) {
                 try flush(consumer)
+                publishCounters()
+                let done = pipeline.counters.snapshot
                 let elapsed = firstRecordAt.map { ContinuousClock.now - $0 } ?? .zero
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 logger.info("caught up with every assigned partition; stopping", metadata: [
-                    "records": "\(recordsSinceStart)", "totals": "\(totalsSinceStart)",
+                    "records": "\(done.recordsRead)", "totals": "\(done.totalsWritten)",
                     "seconds_first_record_to_last_commit": "\(seconds)",
-                    "records_per_second": "\(seconds > 0 ? Int(Double(recordsSinceStart) / seconds) : 0)",
+                    "records_per_second": "\(seconds > 0 ? Int(Double(done.recordsRead) / seconds) : 0)",
                 ])
                 break
             }
@@ -158,7 +158,6 @@ final class PipelineLoop {
         let outcome = state.flow.process(record.incoming, context: &state.context)
         guard !replaying else { return }
         if firstRecordAt == nil { firstRecordAt = .now }
-        recordsSinceStart += 1
         delta.recordsRead += 1
         switch outcome {
         case .next:
@@ -280,7 +279,6 @@ final class PipelineLoop {
         }
         for checkpoint in checkpoints { partitions[checkpoint.topicPartition]?.committed = checkpoint }
         delta.totalsWritten += totals.count + sentSinceCommit
-        totalsSinceStart += totals.count + sentSinceCommit
         sentSinceCommit = 0
         delta.commits += 1
         logger.debug("transaction committed", metadata: ["totals": "\(totals.count)", "partitions": "\(checkpoints.count)",

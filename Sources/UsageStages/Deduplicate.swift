@@ -24,9 +24,6 @@ public struct Deduplicate: Stage {
     /// Events remembered.
     public var remembered: Int { seen.values.reduce(0) { $0 + $1.count } }
 
-    /// Bytes held for remembered events (the tables' slots).
-    public var rememberedBytes: Int { seen.values.reduce(0) { $0 + $1.capacity * MemoryLayout<EventIdentity>.stride } }
-
     /// Passes the first occurrence, drops repeats.
     public mutating func process(_ input: OffsetEvent, context: inout FlowContext) -> StageOutcome<OffsetEvent> {
         guard enabled else { return .next(input) }
@@ -60,8 +57,6 @@ public struct Deduplicate: Stage {
 struct IdentitySet {
     private var slots: [EventIdentity] = []
     private(set) var count = 0
-
-    var capacity: Int { slots.count }
 
     /// The slot `identity` starts probing at: its bits scaled to the capacity (no power of two needed).
     @inline(__always)

@@ -14,8 +14,18 @@ public enum ScopeRule: Sendable, Equatable, CustomStringConvertible {
     public func excludes(_ event: UsageEvent) -> Bool {
         switch self {
         case .tag: return event.scope == .outOfScope
-        case .component(let names): return names.contains(event.component)
-        case .sourcePrefix(let prefixes): return prefixes.contains { event.source.hasPrefix($0) }
+        case .component: return excludes(name: event.component)
+        case .sourcePrefix: return excludes(name: event.source)
+        }
+    }
+
+    /// Whether a name rule excludes the name it looks at (the component, or the source); false for `.tag`.
+    @inlinable
+    public func excludes(name: String) -> Bool {
+        switch self {
+        case .tag: return false
+        case .component(let names): return names.contains(name)
+        case .sourcePrefix(let prefixes): return prefixes.contains { name.hasPrefix($0) }
         }
     }
 
@@ -33,14 +43,14 @@ public struct ScopeFilter: Stage {
     /// The rules; the `tag` rule always applies.
     public let rules: [ScopeRule]
     private let descriptions: [String]
-    /// Per rule, its verdict per component or source symbol: 0 not yet judged, 1 kept, 2 excluded.
-    private var verdicts: [[UInt8]]
+    /// Per rule, its verdict per component or source symbol (true: excluded).
+    private var verdicts: [SymbolMemo<Bool>]
 
     /// Creates the filter; `.tag` is added when missing.
     public init(rules: [ScopeRule] = []) {
         self.rules = rules.contains(.tag) ? rules : [.tag] + rules
         descriptions = self.rules.map(\.description)
-        verdicts = Array(repeating: [], count: self.rules.count)
+        verdicts = Array(repeating: SymbolMemo(), count: self.rules.count)
     }
 
     /// Passes accounted events, drops the others naming the rule.
@@ -59,19 +69,9 @@ public struct ScopeFilter: Stage {
         case .component: symbol = event.component
         case .sourcePrefix: symbol = event.source
         }
-        let slot = Int(symbol.rawValue)
-        if slot < verdicts[index].count, verdicts[index][slot] != 0 { return verdicts[index][slot] == 2 }
-        let name = symbols[symbol]
-        let excluded: Bool
-        switch rules[index] {
-        case .tag: excluded = false
-        case .component(let names): excluded = names.contains(name)
-        case .sourcePrefix(let prefixes): excluded = prefixes.contains { name.hasPrefix($0) }
-        }
-        if verdicts[index].count <= slot {
-            verdicts[index].append(contentsOf: repeatElement(0, count: slot + 1 - verdicts[index].count))
-        }
-        verdicts[index][slot] = excluded ? 2 : 1
+        if let known = verdicts[index][symbol] { return known }
+        let excluded = rules[index].excludes(name: symbols[symbol])
+        verdicts[index][symbol] = excluded
         return excluded
     }
 }

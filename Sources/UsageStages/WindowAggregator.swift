@@ -73,8 +73,8 @@ public struct WindowAggregator: Stage {
     /// Emptied tables kept for reuse, so that a new hour allocates nothing once warm.
     private var spare: [WindowTable] = []
     private var nextCloseAt = Int64.max
-    /// The aggregation per metric symbol, as an index into `Aggregation.allCases` plus one (0 = not yet looked up).
-    private var aggregationOf: [UInt8] = []
+    /// The aggregation per metric symbol, looked up by name once.
+    private var aggregationOf = SymbolMemo<Aggregation>()
 
     /// Creates an empty aggregator.
     public init(partition: String, windows: TumblingWindows = .hourly, graceMilliseconds: Int64,
@@ -142,11 +142,9 @@ public struct WindowAggregator: Stage {
 
     /// The aggregation of `metric`, looked up by name once per symbol.
     private mutating func aggregation(of metric: Symbol, _ symbols: Symbols) -> Aggregation {
-        let slot = Int(metric.rawValue)
-        if slot < aggregationOf.count, aggregationOf[slot] != 0 { return Aggregation.allCases[Int(aggregationOf[slot]) - 1] }
+        if let known = aggregationOf[metric] { return known }
         let aggregation = aggregations.of(symbols[metric])
-        if aggregationOf.count <= slot { aggregationOf.append(contentsOf: repeatElement(0, count: slot + 1 - aggregationOf.count)) }
-        aggregationOf[slot] = UInt8((Aggregation.allCases.firstIndex(of: aggregation) ?? 0) + 1)
+        aggregationOf[metric] = aggregation
         return aggregation
     }
 
@@ -214,62 +212,54 @@ public struct WindowAggregator: Stage {
     /// were last emitted, with the names of `symbols` (the flow context's); in no particular order.
     public mutating func takeEmissions(symbols: Symbols, provisional: Bool = true) -> [UsageTotal] {
         var result: [UsageTotal] = []
+        let size = windows.sizeMilliseconds, partition = partition
+        func total(_ key: InternedKey, _ start: Int64, _ window: OpenWindow, _ status: TotalStatus) -> UsageTotal {
+            UsageTotal(key: symbols[key], windowStart: Timestamp(milliseconds: start),
+                       windowEnd: Timestamp(milliseconds: start + size), quantity: window.value,
+                       unit: symbols[window.unit], eventCount: window.count, status: status, sourcePartition: partition,
+                       lastOffset: window.lastOffset, provider: window.provider.map { symbols[$0] })
+        }
         for var table in closed {
-            for index in 0..<table.count {
-                result.append(total(table.keys[index], table.start, table.windows[index], status: .final, symbols))
-            }
+            let start = table.start
+            table.forEachWindow { key, window in result.append(total(key, start, window, .final)) }
             table.removeAll()
             spare.append(table)
         }
         closed.removeAll(keepingCapacity: true)
         guard emitProvisional && provisional else { return result }
-        for table in open.indices {
-            for index in 0..<open[table].count where open[table].windows[index].dirty {
-                result.append(total(open[table].keys[index], open[table].start, open[table].windows[index],
-                                    status: .provisional, symbols))
-                open[table].windows[index].dirty = false
+        for index in open.indices {
+            let start = open[index].start
+            open[index].forEachWindow { key, window in
+                guard window.dirty else { return }
+                result.append(total(key, start, window, .provisional))
+                window.dirty = false
             }
         }
         return result
     }
-
-    private func total(_ key: InternedKey, _ start: Int64, _ window: OpenWindow, status: TotalStatus, _ symbols: Symbols) -> UsageTotal {
-        UsageTotal(key: symbols[key], windowStart: Timestamp(milliseconds: start),
-                   windowEnd: Timestamp(milliseconds: start + windows.sizeMilliseconds),
-                   quantity: window.value, unit: symbols[window.unit], eventCount: window.count, status: status,
-                   sourcePartition: partition, lastOffset: window.lastOffset, provider: window.provider.map { symbols[$0] })
-    }
-
-    /// Bytes held by the open windows' tables (keys, window state, slots, spare capacity), not counting `distinct`
-    /// subject sets.
-    public var openWindowBytes: Int { open.reduce(0) { $0 + $1.bytes } }
 }
 
-/// The open windows of one window start: keys and window state in dense arrays, found through an open-addressing
-/// index (linear probing, at most half full) whose slots hold the key itself, so that a probe touches one slot and
-/// then the window it found.
+/// The open windows of one window start: window state in a dense array, found through an open-addressing index
+/// (linear probing, at most half full) whose slots hold the key itself, so that a probe touches one slot and then the
+/// window it found.
 struct WindowTable {
     struct Slot {
         var key: InternedKey
         /// Index + 1 into `windows`, 0 = empty.
         var entry: UInt32
+
+        static let empty = Slot(key: InternedKey(tenant: .none, instance: .none, component: .none, metric: .none), entry: 0)
     }
 
     var start: Int64 = 0
-    private(set) var keys: [InternedKey] = []
     var windows: [WindowAggregator.OpenWindow] = []
     /// The subjects of `distinct` windows, by index.
     var subjects: [Int: Set<Symbol>] = [:]
-    private var slots = [Slot](repeating: Slot(key: InternedKey(tenant: .none, instance: .none, component: .none, metric: .none), entry: 0), count: 16)
+    private var slots = [Slot](repeating: .empty, count: 16)
 
-    var count: Int { keys.count }
+    var count: Int { windows.count }
 
     var firstOffset: Int64? { windows.lazy.map(\.firstOffset).min() }
-
-    var bytes: Int {
-        keys.capacity * MemoryLayout<InternedKey>.stride + windows.capacity * MemoryLayout<WindowAggregator.OpenWindow>.stride
-            + slots.capacity * MemoryLayout<Slot>.stride
-    }
 
     @inline(__always)
     static func hash(_ key: InternedKey) -> Int {
@@ -294,29 +284,32 @@ struct WindowTable {
         }
     }
 
-    /// Adds a window for a key not yet in the table.
-    mutating func insert(_ key: InternedKey, _ window: WindowAggregator.OpenWindow, subjects: Set<Symbol>?) {
-        keys.append(key)
-        windows.append(window)
-        if let subjects { self.subjects[keys.count - 1] = subjects }
-        if keys.count * 2 > slots.count {
-            slots = [Slot](repeating: Slot(key: key, entry: 0), count: slots.count * 2)
-            for index in keys.indices { place(index) }
-        } else {
-            place(keys.count - 1)
-        }
+    /// Calls `body` with each open window and its key.
+    mutating func forEachWindow(_ body: (InternedKey, inout WindowAggregator.OpenWindow) -> Void) {
+        for slot in slots where slot.entry != 0 { body(slot.key, &windows[Int(slot.entry - 1)]) }
     }
 
-    private mutating func place(_ index: Int) {
+    /// Adds a window for a key not yet in the table.
+    mutating func insert(_ key: InternedKey, _ window: WindowAggregator.OpenWindow, subjects: Set<Symbol>?) {
+        windows.append(window)
+        if let subjects { self.subjects[windows.count - 1] = subjects }
+        if windows.count * 2 > slots.count {
+            let old = slots
+            slots = [Slot](repeating: .empty, count: slots.count * 2)
+            for slot in old where slot.entry != 0 { place(slot) }
+        }
+        place(Slot(key: key, entry: UInt32(windows.count)))
+    }
+
+    private mutating func place(_ slot: Slot) {
         let mask = slots.count - 1
-        var slot = Self.hash(keys[index]) & mask
-        while slots[slot].entry != 0 { slot = (slot + 1) & mask }
-        slots[slot] = Slot(key: keys[index], entry: UInt32(index + 1))
+        var index = Self.hash(slot.key) & mask
+        while slots[index].entry != 0 { index = (index + 1) & mask }
+        slots[index] = slot
     }
 
     /// Empties the table, keeping its capacity.
     mutating func removeAll() {
-        keys.removeAll(keepingCapacity: true)
         windows.removeAll(keepingCapacity: true)
         subjects.removeAll()
         for index in slots.indices { slots[index].entry = 0 }

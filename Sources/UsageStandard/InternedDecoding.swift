@@ -29,7 +29,7 @@ extension UsageEventDecoder {
         if let referenceTime, time.milliseconds < referenceTime.milliseconds - policy.maxEventAgeMilliseconds
             || time.milliseconds > referenceTime.milliseconds + policy.maxFutureSkewMilliseconds { return nil }
 
-        guard let data = PlainData(value), let quantity = data.quantity, quantity.micros >= 0 else { return nil }
+        guard let data = PlainData(value), data.quantity.micros >= 0 else { return nil }
         let metricBytes = UnsafeRawBufferPointer(rebasing: value[data.metric])
         let unitBytes = UnsafeRawBufferPointer(rebasing: value[data.unit])
         if let provider = fields.provider, provider.isEmpty { return nil }
@@ -44,7 +44,7 @@ extension UsageEventDecoder {
             subject = symbol
         }
         return InternedEvent(identity: symbols.identity(tenant: origin.tenant, source: origin.source, id: id), time: time,
-                             quantity: quantity, tenant: origin.tenant, instance: origin.instance,
+                             quantity: data.quantity, tenant: origin.tenant, instance: origin.instance,
                              component: origin.component, metric: metric, unit: unit, source: origin.source,
                              provider: origin.provider, subject: subject, scope: scope)
     }
@@ -134,13 +134,19 @@ private struct PlainFields {
 
 /// The data object of a plain event: `metric` and `unit` without escapes, a `quantity` number, nothing twice.
 private struct PlainData {
-    var metric: Range<Int> = 0..<0
-    var unit: Range<Int> = 0..<0
-    var quantity: Quantity?
+    var metric: Range<Int>
+    var unit: Range<Int>
+    var quantity: Quantity
 
     init?(_ value: UnsafeRawBufferPointer) {
         var cursor = JSONCursor(value)
-        var seenMetric = false, seenUnit = false
+        var metric: Range<Int>?, unit: Range<Int>?, quantity: Quantity?
+        /// The span of a string member seen for the first time, without escapes; nil otherwise.
+        func plainString(_ seen: Range<Int>?) throws(UsageDecodeError) -> Range<Int>? {
+            guard seen == nil, try cursor.peekKind() == .string else { return nil }
+            let span = try cursor.readString()
+            return span.hasEscapes ? nil : span.range
+        }
         do throws(UsageDecodeError) {
             guard try cursor.peekKind() == .object else { return nil }
             try cursor.beginObject()
@@ -153,22 +159,19 @@ private struct PlainData {
                     }
                     quantity = parsed
                 } else if cursor.equals(key, "metric") {
-                    guard !seenMetric, try cursor.peekKind() == .string else { return nil }
-                    let span = try cursor.readString()
-                    guard !span.hasEscapes else { return nil }
-                    metric = span.range
-                    seenMetric = true
+                    guard let span = try plainString(metric) else { return nil }
+                    metric = span
                 } else if cursor.equals(key, "unit") {
-                    guard !seenUnit, try cursor.peekKind() == .string else { return nil }
-                    let span = try cursor.readString()
-                    guard !span.hasEscapes else { return nil }
-                    unit = span.range
-                    seenUnit = true
+                    guard let span = try plainString(unit) else { return nil }
+                    unit = span
                 } else {
                     try cursor.skipValue()
                 }
             }
-            guard cursor.isAtEnd, seenMetric, seenUnit else { return nil }
+            guard cursor.isAtEnd, let metric, let unit, let quantity else { return nil }
+            self.metric = metric
+            self.unit = unit
+            self.quantity = quantity
         } catch {
             return nil
         }

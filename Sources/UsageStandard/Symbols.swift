@@ -1,6 +1,6 @@
 /// A small integer standing for a name (tenant, instance, component, metric, unit, source, ...) in one `Symbols`
 /// table: the hot path compares, hashes and stores these instead of Strings.
-public struct Symbol: Hashable, Sendable, Comparable {
+public struct Symbol: Hashable, Sendable {
     /// The index of the name in its table.
     public let rawValue: UInt32
 
@@ -10,8 +10,6 @@ public struct Symbol: Hashable, Sendable, Comparable {
     public static let none = Symbol(rawValue: .max)
 
     init(rawValue: UInt32) { self.rawValue = rawValue }
-
-    public static func < (lhs: Symbol, rhs: Symbol) -> Bool { lhs.rawValue < rhs.rawValue }
 }
 
 /// Interns names: each distinct byte string gets one `Symbol` and one String, created once, so that decoding an
@@ -22,7 +20,7 @@ public struct Symbols: Sendable {
     private var strings: [String] = []
     private var names = ProbeTable<UInt32>()
     private var origins = ProbeTable<Origin>()
-    private var metricUnits: [UInt32] = []
+    private var metricUnits = SymbolMemo<Symbol?>()
     /// Per-table random seeds of the name and identity hashes.
     let seeds: (UInt64, UInt64, UInt64, UInt64)
 
@@ -101,15 +99,11 @@ public struct Symbols: Sendable {
         return origin
     }
 
-    /// The unit `registry` gives `metric`, or nil for a metric not in the registry; cached per symbol.
+    /// The unit `registry` gives `metric`, or nil for a metric not in the registry; looked up once per symbol.
     public mutating func registeredUnit(of metric: Symbol, in registry: MetricRegistry) -> Symbol? {
-        let index = Int(metric.rawValue)
-        if index < metricUnits.count, metricUnits[index] != 0 {
-            return metricUnits[index] == .max ? nil : Symbol(rawValue: metricUnits[index] - 1)
-        }
+        if let known = metricUnits[metric] { return known }
         let unit = registry[self[metric]].map { intern($0.unit) }
-        if metricUnits.count <= index { metricUnits.append(contentsOf: repeatElement(0, count: index + 1 - metricUnits.count)) }
-        metricUnits[index] = unit.map { $0.rawValue + 1 } ?? .max
+        metricUnits[metric] = unit
         return unit
     }
 
@@ -129,6 +123,25 @@ public struct Symbols: Sendable {
                              metric: intern(event.metric), unit: intern(event.unit), source: source,
                              provider: event.provider.map { intern($0) }, subject: event.subject.map { intern($0) },
                              scope: event.scope)
+    }
+}
+
+/// A value per symbol, filled as symbols are first asked about: what the hot path derives from a name (its unit,
+/// its aggregation, a scope verdict) is worked out once and then read by index.
+public struct SymbolMemo<Value: Sendable>: Sendable {
+    private var values: [Value?] = []
+
+    /// An empty memo.
+    public init() {}
+
+    /// The value remembered for `symbol`, nil when not yet set.
+    public subscript(symbol: Symbol) -> Value? {
+        get { Int(symbol.rawValue) < values.count ? values[Int(symbol.rawValue)] : nil }
+        set {
+            let index = Int(symbol.rawValue)
+            if values.count <= index { values.append(contentsOf: repeatElement(nil, count: index + 1 - values.count)) }
+            values[index] = newValue
+        }
     }
 }
 

@@ -220,8 +220,6 @@ var emitted = 0
     emitted += flow.second.takeEmissions(symbols: context.symbols, provisional: done % 262_144 == 0).count
 }
 let first = run(&flow, &context, 0..<half, batch: emit)
-let heldWindows = flow.second.openWindowCount, windowBytes = flow.second.openWindowBytes
-let remembered = flow.first.first.first.second.remembered, dedupeBytes = flow.first.first.first.second.rememberedBytes
 let second = run(&flow, &context, half..<count, batch: emit)
 let seconds = first.seconds + second.seconds, counted = first.passed + second.passed
 emitted += flow.second.takeEmissions(symbols: context.symbols).count
@@ -229,9 +227,6 @@ print("pipeline-throughput: \(count) \(mode.rawValue)-mode events (\(seeds ? "se
       + String(format: "%.3f s, ", seconds) + rate(count, seconds))
 print(String(format: "  allocations: %.4f per event over the second half (%llu for %d events, emission included)",
              Double(second.allocations) / Double(count - half), second.allocations, count - half))
-print(String(format: "  memory at mid-run: %d open windows, %.0f B per open window key (table capacity); %d remembered events, %.1f B per remembered event",
-             heldWindows, Double(windowBytes) / Double(max(heldWindows, 1)), remembered,
-             Double(dedupeBytes) / Double(max(remembered, 1))))
 guard first.rejected + second.rejected == 0 else {
     print("error: \(first.rejected + second.rejected) events were rejected")
     exit(1)
