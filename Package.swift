@@ -31,9 +31,12 @@ let package = Package(
         // Topology files: a deployment's flow described in YAML, checked, explained, and built into stages.
         .target(name: "UsageTopology", dependencies: ["UsageStages", "UsageStandard",
                                                       .product(name: "Yams", package: "Yams")]),
-        // The service: the consume -> aggregate -> sink -> commit loop and its sinks.
+        // The totals in PostgreSQL: schema and migrations, the sink's guarded upserts, current figures, replay bookkeeping.
+        .target(name: "UsagePostgres", dependencies: ["PostgreSQL", "UsageStandard",
+                                                      .product(name: "Logging", package: "swift-log")]),
+        // The service: the consume -> aggregate -> sink -> commit loop (a state machine and its driver) and its sinks.
         .target(name: "UsageService", dependencies: [
-            "Kafka", "PostgreSQL", "UsageStandard", "UsageStages", "UsageTopology",
+            "Kafka", "UsagePostgres", "UsageStandard", "UsageStages", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -44,10 +47,13 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Development only: a throwaway local broker and PostgreSQL for `demo`, `services` and the tests.
+        .target(name: "DevelopmentServices", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Realistic events for the seed scenarios, and the totals they must produce.
         .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
-            "UsageService", "UsageEndpoints", "UsageSimulation", "UsageTopology", "Kafka", "PostgreSQL", "UsageStandard",
+            "UsageService", "UsageEndpoints", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
+            "Kafka", "UsageStandard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -60,7 +66,7 @@ let package = Package(
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Kafka", "PostgreSQL", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
+            "Kafka", "PostgreSQL", "UsagePostgres", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -17,22 +17,9 @@ public enum KafkaTopicReader {
         defer { consumer.close() }
         let partitions = (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) }
         try consumer.assign(Dictionary(uniqueKeysWithValues: partitions.map { ($0, KafkaOffset.beginning) }))
-        // The end is where the consumer reports it (for read_committed: the last stable offset), or judged by the
-        // watermarks of fetch responses (some brokers answer ListOffsets with a stale end) against the consumer's
-        // position, which also moves past transaction markers (never delivered as records).
-        func atEnd() -> Bool {
-            let positions = consumer.positions(partitions)
-            return partitions.allSatisfy { tp in
-                if consumer.reachedEnd.contains(tp) { return true }
-                guard let (low, high) = consumer.cachedWatermarks(tp) else { return false }
-                // No position until a record was delivered: an empty partition is read to its end already.
-                let position = positions[tp].flatMap { $0 >= 0 ? $0 : nil } ?? low
-                return position >= high
-            }
-        }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(timeoutSeconds)
-        while !atEnd() {
+        while !consumer.hasReachedEnd(of: partitions) {
             guard clock.now < deadline else {
                 let positions = consumer.positions(partitions)
                 let state = partitions.map { tp in

@@ -1,29 +1,27 @@
 import Kafka
 import Logging
+import UsagePostgres
 import UsageStandard
 
 /// Copies the totals topic into PostgreSQL, as its own consumer (`read_committed`, group `<group>.postgres`) in the
-/// same process as the accounting loop.
+/// same process as the accounting loop; performs what `SinkState` decides.
 ///
 /// Separate from the accounting transaction on purpose: the Kafka totals never wait for the database, and a
 /// PostgreSQL outage only delays this copy. Offsets are committed to Kafka after the rows are written, so a crash
-/// re-delivers some totals, which the sink's monotonic guard makes harmless. While the database is unreachable the
-/// batch in hand is retried with backoff (0.5 s doubling to 10 s), the partitions are paused (the group membership
-/// stays alive), nothing is dropped, and the lag is published in `PipelineCounters.sinkLag`.
+/// re-delivers some totals, which the table's monotonic guard makes harmless. While the database is unreachable the
+/// batch in hand is retried with backoff (0.5 s doubling to 10 s), the partitions are paused while the consumer keeps
+/// polling (the group membership stays alive; no busy loop), nothing is dropped, and the lag is published in
+/// `PipelineCounters.sinkLag`.
 final class PostgresSinkLoop {
     private let pipeline: UsagePipeline
     private let configuration: UsagePipelineConfiguration
     private let logger: Logger
-    private var sink: PostgresTotalsSink?
-    /// Totals read but not yet written, per partition, and the offset after the last record read per partition.
-    private var pending: [KafkaTopicPartition: [UsageTotal]] = [:]
-    private var pendingCount = 0
-    private var pendingOffsets: [KafkaTopicPartition: Int64] = [:]
-    /// Set on revoke: the pending totals of revoked partitions are dropped (their offsets were not committed).
-    private var revokedPartitions: Set<KafkaTopicPartition> = []
-    private var paused = false
+    private var table: TotalsTable?
+    private var state = SinkState()
+    private var revokedPartitions: [KafkaTopicPartition] = []
+    /// Partitions assigned while reading was paused: they are paused too once the rebalance is over.
+    private var assignedWhilePaused: [KafkaTopicPartition] = []
     private var delta = PipelineCounters.Snapshot()
-    private let maxBatch = 5_000
 
     init(pipeline: UsagePipeline) {
         self.pipeline = pipeline
@@ -40,8 +38,8 @@ final class PostgresSinkLoop {
         config["group.instance.id"] = configuration.memberID.map { $0 + ".postgres" }
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { [unowned self] event, _ in
             switch event {
-            case .revoked(let gone), .lost(let gone): revokedPartitions.formUnion(gone)
-            case .assigned: break
+            case .revoked(let gone), .lost(let gone): revokedPartitions += gone
+            case .assigned(let added): if state.paused { assignedWhilePaused += added }
             }
             return [:]
         }
@@ -61,9 +59,6 @@ final class PostgresSinkLoop {
             try consumer.subscribe([configuration.totalsTopic])
         }
         let clock = ContinuousClock()
-        var backoff = Duration.milliseconds(500)
-        var nextAttempt = clock.now
-        var failing = false
         var stopDeadline: ContinuousClock.Instant?
         var finishedAt: ContinuousClock.Instant?
         while true {
@@ -71,113 +66,96 @@ final class PostgresSinkLoop {
                 // A graceful stop first copies what the accounting loop committed last (bounded; not while failing).
                 let deadline = stopDeadline ?? clock.now + .seconds(10)
                 stopDeadline = deadline
-                if failing || clock.now >= deadline
-                    || (accountingFinished() && pendingOffsets.isEmpty && caughtUp(consumer)) { break }
+                if state.failing || clock.now >= deadline
+                    || (accountingFinished() && state.pendingOffsets.isEmpty && consumer.hasReachedEnd(of: consumer.assignment)) { break }
             }
-            if !revokedPartitions.isEmpty { dropRevoked() }
-            if pendingCount < maxBatch {
-                try consumer.poll(timeoutMilliseconds: pendingOffsets.isEmpty || failing ? 100 : 0) { record in read(record) }
+            if !revokedPartitions.isEmpty {
+                state.revoked(revokedPartitions)
+                revokedPartitions = []
             }
-            if !pendingOffsets.isEmpty, clock.now >= nextAttempt {
-                do {
-                    try write(consumer)
-                    if failing {
-                        logger.info("PostgreSQL sink recovered; writing again")
-                        failing = false
-                        backoff = .milliseconds(500)
-                    }
-                    if paused {
-                        try consumer.resume(Array(consumer.assignment))
-                        paused = false
-                    }
-                } catch {
-                    delta.sinkFailures += 1
-                    pipeline.counters.publish(delta)
-                    delta = PipelineCounters.Snapshot()
-                    logger.error("PostgreSQL sink write failed; retrying in \(backoff) (totals are kept, nothing is dropped): \(error)",
-                                 metadata: ["pending_totals": "\(pendingCount)", "lag": "\(pipeline.counters.sinkLag)"])
-                    sink = nil
-                    failing = true
-                    nextAttempt = clock.now + backoff
-                    backoff = min(backoff * 2, .seconds(10))
-                    if !paused {
-                        try consumer.pause(Array(consumer.assignment))
-                        paused = true
-                    }
-                }
+            if !assignedWhilePaused.isEmpty {
+                if state.paused { try consumer.pause(assignedWhilePaused) }
+                assignedWhilePaused = []
             }
+            let step = state.next(now: clock.now)
+            if let pause = step.pause {
+                let assigned = Array(consumer.assignment)
+                if pause { try consumer.pause(assigned) } else { try consumer.resume(assigned) }
+            }
+            if step.write { write(consumer, now: clock.now) }
+            let milliseconds = step.pollTimeout.components.seconds * 1000 + step.pollTimeout.components.attoseconds / 1_000_000_000_000_000
+            try consumer.poll(timeoutMilliseconds: Int32(milliseconds)) { record in read(record) }
             publishLag(consumer)
             if stopWhenCaughtUp, accountingFinished() {
                 // The end offsets come from fetch responses, which a caught-up consumer gets at least every
                 // fetch.wait.max.ms (500 ms): after a second they include the accounting loop's last transaction.
                 let finished = finishedAt ?? clock.now
                 finishedAt = finished
-                if clock.now - finished >= .seconds(1), pendingOffsets.isEmpty, caughtUp(consumer) { break }
+                if clock.now - finished >= .seconds(1), state.pendingOffsets.isEmpty,
+                   consumer.hasReachedEnd(of: consumer.assignment) { break }
             }
         }
     }
 
     private func read(_ record: KafkaRecord) {
         let tp = KafkaTopicPartition(topic: record.topic, partition: record.partition)
-        pendingOffsets[tp] = record.offset + 1
         // Tombstones are not written by this service; a null value has nothing to copy.
-        guard let value = record.value else { return }
+        guard let value = record.value else {
+            state.read(tp, offset: record.offset, total: nil)
+            return
+        }
         switch UsageTotalCodec.decode(Array(value)) {
         case .success(let total):
-            pending[tp, default: []].append(total)
-            pendingCount += 1
+            state.read(tp, offset: record.offset, total: total)
         case .failure(let error):
             logger.error("a record on the totals topic is not a usage total; skipped",
                          metadata: ["partition": "\(tp)", "offset": "\(record.offset)", "error": "\(error)"])
+            state.read(tp, offset: record.offset, total: nil)
         }
     }
 
-    private func write(_ consumer: KafkaConsumer) throws {
-        guard let url = configuration.databaseURL else { throw UsageServiceError("the PostgreSQL sink runs without a database URL") }
-        let sink = try self.sink ?? PostgresTotalsSink(url: url, table: configuration.topology.sinks.table,
-                                                       logger: logger)
-        self.sink = sink
-        try sink.write(pending.values.flatMap { $0 })
-        delta.sinkRowsWritten += pendingCount
-        pending.removeAll(keepingCapacity: true)
-        pendingCount = 0
-        let offsets = pendingOffsets.map { KafkaCommittedOffset($0.key, offset: $0.value) }
-        pendingOffsets.removeAll()
+    private func write(_ consumer: KafkaConsumer, now: ContinuousClock.Instant) {
+        let wasFailing = state.failing
+        let count = state.pendingCount
+        do {
+            guard let url = configuration.databaseURL else { throw TotalsStoreError("the PostgreSQL sink runs without a database URL") }
+            let table = try self.table ?? TotalsTable(url: url, table: configuration.topology.sinks.table, logger: logger)
+            self.table = table
+            try table.write(state.batch)
+        } catch {
+            table = nil
+            delta.sinkFailures += 1
+            let wait = state.writeFailed(now: now)
+            logger.error("PostgreSQL sink write failed; retrying in \(wait) (totals are kept, nothing is dropped): \(error)",
+                         metadata: ["pending_totals": "\(count)", "lag": "\(pipeline.counters.sinkLag)"])
+            publishDelta()
+            return
+        }
+        if wasFailing { logger.info("PostgreSQL sink recovered; writing again") }
+        delta.sinkRowsWritten += count
+        let offsets = state.written()
         do {
             try consumer.commit(offsets)
         } catch {
             // The rows are written; a re-delivery after a restart is absorbed by the upsert guard.
-            logger.warning("PostgreSQL sink could not commit its offsets: \(error)")
+            logger.warning("PostgreSQL sink could not commit its offsets (the rows are written; a restart re-reads them harmlessly): \(error)")
         }
-        pipeline.counters.publish(delta)
-        delta = PipelineCounters.Snapshot()
+        publishDelta()
     }
 
-    /// Forgets what was read from revoked partitions: their offsets were not committed, so the next owner reads it.
-    private func dropRevoked() {
-        for tp in revokedPartitions {
-            pendingCount -= pending.removeValue(forKey: tp)?.count ?? 0
-            pendingOffsets[tp] = nil
-        }
-        revokedPartitions = []
+    private func publishDelta() {
+        pipeline.counters.publish(delta)
+        delta = PipelineCounters.Snapshot()
     }
 
     /// Totals not yet in PostgreSQL: records behind the end of the assigned partitions plus the batch in hand.
     private func publishLag(_ consumer: KafkaConsumer) {
         let positions = consumer.positions(Array(consumer.assignment))
-        var lag = pendingCount
+        var lag = state.pendingCount
         for tp in consumer.assignment {
             guard let high = consumer.cachedWatermarks(tp)?.high, let position = positions[tp], position >= 0 else { continue }
             lag += Int(max(0, high - position))
         }
         pipeline.counters.setSinkLag(lag)
-    }
-
-    private func caughtUp(_ consumer: KafkaConsumer) -> Bool {
-        let positions = consumer.positions(Array(consumer.assignment))
-        return consumer.assignment.allSatisfy { tp in
-            guard let (low, high) = consumer.cachedWatermarks(tp) else { return false }
-            return (positions[tp].flatMap { $0 >= 0 ? $0 : nil } ?? low) >= high
-        }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import Kafka
 import Logging
-import PostgreSQL
+import UsagePostgres
 import UsageStages
 import UsageStandard
 import UsageTopology
@@ -97,52 +97,72 @@ public final class Replay: Sendable {
             throw UsageServiceError("a replay stages its totals in PostgreSQL: give a database URL (--database-url or FERRIS_DATABASE_URL)")
         }
         let store = try ReplayStore(url: url, table: topology.sinks.table, logger: logger)
-        let (revision, done, resumed) = try store.begin(request, fingerprint: topology.explain())
-        logger.info("replay", metadata: ["revision": "\(revision)", "resumed": "\(resumed)", "from": "\(request.from)",
+        let begun = try store.begin(from: request.from, to: request.to, tenant: request.tenant, fingerprint: topology.explain())
+        let revision = begun.number
+        logger.info("replay", metadata: ["revision": "\(revision)", "resumed": "\(begun.resumed)", "from": "\(request.from)",
                                          "to": "\(request.to)", "tenant": "\(request.tenant ?? "*")"])
         let partitions = try inputPartitions(topology)
         for (index, tp) in partitions.enumerated() {
-            if done.contains(tp) {
-                try progress(Progress(partition: "\(tp.topic):\(tp.partition)", index: index + 1, count: partitions.count,
+            let input = InputPartition(topic: tp.topic, partition: tp.partition)
+            if begun.done.contains(input) {
+                try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count,
                                       records: 0, totals: 0, alreadyDone: true))
                 continue
             }
             let (records, totals) = try account(tp, revision: revision)
-            try store.stage(totals, revision: revision, partition: tp, records: records)
-            try progress(Progress(partition: "\(tp.topic):\(tp.partition)", index: index + 1, count: partitions.count,
+            try store.stage(totals, revision: revision, partition: input, records: records)
+            try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count,
                                   records: records, totals: totals.count, alreadyDone: false))
         }
-        // The new revision against the figures current before it.
+        // The new revision against the figures current before it, part by part: a part the revision no longer has is
+        // retracted; the report compares whole figures (the sum of their parts).
         let staged = try store.staged(revision: revision)
-        let current = try store.current(request)
-        var byKey: [String: UsageTotal] = [:]
-        for total in current { byKey[total.recordKey] = total }
-        var changes: [Change] = []
-        var unchanged = 0
-        var retractions: [UsageTotal] = []
-        for total in staged where total.status != .retracted {
-            let old = byKey.removeValue(forKey: total.recordKey)
-            if let old, old.quantity == total.quantity, old.eventCount == total.eventCount, old.unit == total.unit {
-                unchanged += 1
-            } else {
-                changes.append(Change(old: old, new: total))
-            }
-        }
-        for old in byKey.values {
+        let current = try store.currentParts(from: request.from, to: request.to, tenant: request.tenant)
+        let stagedParts = Set(staged.map(\.recordKey))
+        let retractions = current.filter { !stagedParts.contains($0.recordKey) }.map { old in
             var retraction = old
             retraction.quantity = .zero
             retraction.eventCount = 0
             retraction.status = .retracted
             retraction.revision = revision
-            retractions.append(retraction)
-            changes.append(Change(old: old, new: retraction))
+            return retraction
         }
         try store.stage(retractions, revision: revision, partition: nil, records: 0)
-        let totals = try store.staged(revision: revision)
+        let (changes, unchanged) = try Self.compare(old: current, new: staged, revision: revision)
+        let totals = staged + retractions
         try publish(totals, revision: revision)
         try store.markPublished(revision: revision)
+        return Outcome(revision: revision, resumed: begun.resumed, totals: totals, changes: changes, unchanged: unchanged)
+    }
+
+    /// The figures of `new` (a revision's parts) against those of `old` (the parts current before it).
+    static func compare(old: [UsageTotal], new: [UsageTotal], revision: Int64) throws -> (changes: [Change], unchanged: Int) {
+        func figures(_ parts: [UsageTotal]) throws -> [String: UsageTotal] {
+            var current = CurrentTotals()
+            for part in parts { current.add(part) }
+            return Dictionary(try current.figures().map { ($0.subject + "\u{0}" + $0.unit, $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        var before = try figures(old)
+        var changes: [Change] = []
+        var unchanged = 0
+        for (key, figure) in try figures(new) {
+            let previous = before.removeValue(forKey: key)
+            if let previous, previous.quantity == figure.quantity, previous.eventCount == figure.eventCount {
+                unchanged += 1
+            } else {
+                changes.append(Change(old: previous, new: figure))
+            }
+        }
+        for previous in before.values {
+            var retraction = previous
+            retraction.quantity = .zero
+            retraction.eventCount = 0
+            retraction.status = .retracted
+            retraction.revision = revision
+            changes.append(Change(old: previous, new: retraction))
+        }
         changes.sort { ($0.new.key, $0.new.windowStart) < ($1.new.key, $1.new.windowStart) }
-        return Outcome(revision: revision, resumed: resumed, totals: totals, changes: changes, unchanged: unchanged)
+        return (changes, unchanged)
     }
 
     private func validate(_ topology: Topology) throws {
@@ -180,21 +200,24 @@ public final class Replay: Sendable {
             .flatMap { topic, count in (0..<count).map { KafkaTopicPartition(topic: topic, partition: $0) } }
     }
 
-    /// Re-reads one partition through the topology's flow; returns the records read and the range's final totals.
+    /// Re-reads one partition through the topology's flow, as the live loop reads it (`FlowRunner`); returns the
+    /// records read and the range's final totals.
     private func account(_ tp: KafkaTopicPartition, revision: Int64) throws -> (Int, [UsageTotal]) {
         let topology = configuration.topology
         var config = configuration.kafka
         config["group.id"] = "ferris-usage-replay"
         config["isolation.level"] = "read_committed"
+        config["enable.partition.eof"] = "true"
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { _, _ in [:] }
         defer { consumer.close() }
         let earliest = request.from.milliseconds - topology.policy.maxFutureSkewMilliseconds
         guard let start = try consumer.offsets(forTimestamp: earliest, [tp])[tp], start >= 0 else { return (0, []) }
         try consumer.assign([tp: start])
-        var flow = topology.makeFlow(partition: "\(tp.topic):\(tp.partition)", headers: KafkaRecord.self)
-        var context = FlowContext()
+        let runner = FlowRunner(state: AccountingState { tp in
+            topology.makeFlow(partition: "\(tp.topic):\(tp.partition)", headers: KafkaRecord.self)
+        })
+        _ = runner.state.assigned([tp], committed: [:], now: .now)
         let closed = request.to.milliseconds + topology.window.graceMilliseconds
-        var records = 0
         var totals: [UsageTotal] = []
         func keep(_ emitted: [UsageTotal]) {
             for var total in emitted where total.status == .final && total.windowStart.milliseconds >= request.from.milliseconds
@@ -205,25 +228,21 @@ public final class Replay: Sendable {
         }
         let clock = ContinuousClock()
         var lastProgress = clock.now
-        while (context.watermark?.milliseconds ?? .min) < closed {
-            let read = try consumer.poll(timeoutMilliseconds: 200) { record in
-                _ = flow.process(record.incoming, context: &context)
-            }
-            records += read
-            keep(flow.second.takeEmissions(symbols: context.symbols))
+        while (runner.state.watermark(of: tp)?.milliseconds ?? .min) < closed {
+            // Refused records were dead-lettered by the live accounting already.
+            let read = try runner.poll(consumer, timeoutMilliseconds: 200) { _, _ in }
+            keep(runner.state.takeClosedWindows())
             if read > 0 { lastProgress = clock.now }
             // The end of the partition as it was when the replay reached it: what arrives later is not history.
-            if read == 0, let high = consumer.cachedWatermarks(tp)?.high,
-               (consumer.positions([tp])[tp].flatMap { $0 >= 0 ? $0 : nil } ?? start) >= high { break }
+            if read == 0, consumer.hasReachedEnd(of: [tp]) { break }
             guard clock.now - lastProgress < .seconds(60) else {
                 throw UsageServiceError("replay made no progress reading \(tp) for 60 s; is the broker reachable?")
             }
         }
         // Windows still open at the end of the partition close now, as idle closing would have closed them.
-        context.watermark = Timestamp(milliseconds: .max / 2)
-        flow.watermarkAdvanced(context: context)
-        keep(flow.second.takeEmissions(symbols: context.symbols))
-        return (records, totals)
+        runner.state.closeAllWindows()
+        keep(runner.state.takeClosedWindows())
+        return (runner.state.delta.recordsRead, totals)
     }
 
     /// Puts the revision on the totals topic in one transaction: billing consumers see all of it or none of it.
@@ -244,74 +263,5 @@ public final class Replay: Sendable {
             try? producer.abortTransaction()
             throw error
         }
-    }
-}
-
-/// The replay bookkeeping in PostgreSQL: revisions, their staged totals and which partitions are done.
-final class ReplayStore {
-    private let db: PostgresConnection
-    private let table: String
-    private var revisionsTable: String { table + "_revisions" }
-
-    init(url: String, table: String, logger: Logger) throws {
-        _ = try PostgresTotalsSink(url: url, table: table, logger: logger)  // applies the schema
-        self.table = table
-        db = try PostgresConnection(url: url, logger: logger)
-    }
-
-    /// Continues the unpublished replay of the same request and topology, or starts a new revision (abandoning any
-    /// other unpublished replay of the same request, which a changed topology makes stale).
-    func begin(_ request: Replay.Request, fingerprint: String) throws -> (revision: Int64, done: Set<KafkaTopicPartition>, resumed: Bool) {
-        try db.transaction { db throws(PostgresError) in
-            let same = "range_start = $1 AND range_end = $2 AND tenant IS NOT DISTINCT FROM $3 AND published_at IS NULL AND abandoned_at IS NULL"
-            let parameters: [PostgresValue] = [.text(request.from.rfc3339), .text(request.to.rfc3339),
-                                               request.tenant.map(PostgresValue.text) ?? .null]
-            let open = try db.query("SELECT revision FROM \(table)_replays WHERE \(same) AND topology = $4 ORDER BY revision DESC LIMIT 1",
-                                    parameters + [.text(fingerprint)])
-            if let revision = open.first?[0].flatMap({ Int64($0) }) {
-                let rows = try db.query("SELECT topic, partition FROM \(table)_replay_partitions WHERE revision = $1", [.text(String(revision))])
-                let done = Set(rows.compactMap { row in
-                    row[1].flatMap { Int32($0) }.map { KafkaTopicPartition(topic: row[0] ?? "", partition: $0) }
-                })
-                return (revision, done, true)
-            }
-            try db.query("UPDATE \(table)_replays SET abandoned_at = now() WHERE \(same)", parameters)
-            let created = try db.query("""
-                INSERT INTO \(table)_replays (range_start, range_end, tenant, topology) VALUES ($1, $2, $3, $4) RETURNING revision
-                """, parameters + [.text(fingerprint)])
-            guard let revision = created.first?[0].flatMap({ Int64($0) }) else {
-                throw PostgresError(.statement, "INSERT ... RETURNING revision returned no row")
-            }
-            return (revision, [], false)
-        }
-    }
-
-    /// Stages a partition's totals of the revision and marks the partition done, in one transaction.
-    func stage(_ totals: [UsageTotal], revision: Int64, partition: KafkaTopicPartition?, records: Int) throws {
-        try db.transaction { db throws(PostgresError) in
-            try PostgresTotalsSink.upsert(totals, into: revisionsTable, on: db)
-            if let partition {
-                try db.query("""
-                    INSERT INTO \(table)_replay_partitions (revision, topic, partition, records, totals) VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT DO NOTHING
-                    """, [.text(String(revision)), .text(partition.topic), .text(String(partition.partition)),
-                          .text(String(records)), .text(String(totals.count))])
-            }
-        }
-    }
-
-    /// Every total staged for the revision.
-    func staged(revision: Int64) throws -> [UsageTotal] {
-        try TotalsReader.read(db, from: revisionsTable, where: "revision = $1", [.text(String(revision))])
-    }
-
-    /// The current figures of the request's range (and tenant).
-    func current(_ request: Replay.Request) throws -> [UsageTotal] {
-        try TotalsReader.read(db, from: table, where: "window_start >= $1 AND window_start < $2 AND ($3::text IS NULL OR tenant = $3)",
-                              [.text(request.from.rfc3339), .text(request.to.rfc3339), request.tenant.map(PostgresValue.text) ?? .null])
-    }
-
-    func markPublished(revision: Int64) throws {
-        try db.query("UPDATE \(table)_replays SET published_at = now() WHERE revision = $1", [.text(String(revision))])
     }
 }

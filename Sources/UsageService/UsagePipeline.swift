@@ -61,7 +61,10 @@ public final class UsagePipeline: Service, Sendable {
                     try await runStoppingAllOnError(thread: "ferris-usage-accounting") {
                         defer { self.accountingFinished.store(true, ordering: .relaxed) }
                         do {
-                            try PipelineLoop(pipeline: self).run()
+                            let topology = self.configuration.topology
+                            try PipelineLoop(pipeline: self) { tp in
+                                topology.makeFlow(partition: "\(tp.topic):\(tp.partition)", headers: KafkaRecord.self)
+                            }.run()
                         } catch {
                             self.counters.updateHealth { $0.failure = "\(error)" }
                             throw error

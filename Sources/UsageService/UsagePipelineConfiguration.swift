@@ -69,6 +69,8 @@ public struct UsagePipelineConfiguration: Sendable {
             "partition.assignment.strategy": "range,roundrobin",
             "isolation.level": "read_committed",
         ])
+        // Partition ends are how the loops tell they caught up (`KafkaConsumer.hasReachedEnd`).
+        config["enable.partition.eof"] = "true"
         config["group.id"] = groupID
         if let memberID { config["group.instance.id"] = memberID }
         return config

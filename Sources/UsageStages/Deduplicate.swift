@@ -9,16 +9,13 @@ public struct Deduplicate: Stage {
     public let windows: TumblingWindows
     /// The grace period of those windows.
     public let graceMilliseconds: Int64
-    /// When false, every event passes (the topology turned deduplication off).
-    public let enabled: Bool
     private var seen: [Int64: IdentitySet] = [:]
     private var nextExpiry = Int64.max
 
     /// Creates the stage for windows of `windows` with `graceMilliseconds` of grace.
-    public init(windows: TumblingWindows = .hourly, graceMilliseconds: Int64, enabled: Bool = true) {
+    public init(windows: TumblingWindows = .hourly, graceMilliseconds: Int64) {
         self.windows = windows
         self.graceMilliseconds = graceMilliseconds
-        self.enabled = enabled
     }
 
     /// Events remembered.
@@ -26,7 +23,6 @@ public struct Deduplicate: Stage {
 
     /// Passes the first occurrence, drops repeats.
     public mutating func process(_ input: OffsetEvent, context: inout FlowContext) -> StageOutcome<OffsetEvent> {
-        guard enabled else { return .next(input) }
         let start = windows.start(of: input.event.time).milliseconds
         let closesAt = start + windows.sizeMilliseconds + graceMilliseconds
         if let watermark = context.watermark, closesAt <= watermark.milliseconds {

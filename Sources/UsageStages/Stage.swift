@@ -93,19 +93,118 @@ public struct Chain<First: Stage, Second: Stage>: Stage where First.Output == Se
     }
 }
 
+/// A stage that aggregates: what the service needs of a partition's flow besides `process`. The last stage of
+/// every accounting flow is one (`WindowAggregator`), and a chain ending in one is one too, so the service works with
+/// any flow a topology composes without naming its shape.
+public protocol EmittingStage<Input, Output>: Stage {
+    /// Takes the totals to emit: final totals of windows closed since the last call and, when `provisional` is true
+    /// (and the stage emits them), provisional totals of open windows that changed since they were last taken.
+    mutating func takeEmissions(symbols: Symbols, provisional: Bool) -> [UsageTotal]
+
+    /// The smallest offset of any input in an open window: re-reading from here rebuilds the stage's state. Nil when
+    /// nothing is open.
+    var rebuildFrom: Int64? { get }
+
+    /// The number of open windows.
+    var openWindowCount: Int { get }
+}
+
+extension Chain: EmittingStage where Second: EmittingStage {
+    /// The later stage's emissions.
+    public mutating func takeEmissions(symbols: Symbols, provisional: Bool) -> [UsageTotal] {
+        second.takeEmissions(symbols: symbols, provisional: provisional)
+    }
+
+    /// The later stage's rebuild offset (earlier stages' state is bounded by the same windows).
+    public var rebuildFrom: Int64? { second.rebuildFrom }
+
+    /// The later stage's open windows.
+    public var openWindowCount: Int { second.openWindowCount }
+}
+
+/// A stage a topology may leave out (`if` in a `Flow`): when absent, every input passes unchanged.
+public struct OptionalStage<Wrapped: Stage>: Stage where Wrapped.Input == Wrapped.Output {
+    /// The stage, or nil when left out.
+    public var wrapped: Wrapped?
+
+    /// Wraps a stage that may be absent.
+    public init(_ wrapped: Wrapped?) { self.wrapped = wrapped }
+
+    /// Runs the stage if present (in place: optional chaining does not copy its state), else passes the input on.
+    @inlinable
+    public mutating func process(_ input: Wrapped.Input, context: inout FlowContext) -> StageOutcome<Wrapped.Output> {
+        wrapped?.process(input, context: &context) ?? .next(input)
+    }
+
+    /// Tells the stage if present.
+    public mutating func watermarkAdvanced(context: FlowContext) { wrapped?.watermarkAdvanced(context: context) }
+}
+
+/// One of two stages with the same input and output, chosen when the flow is built (`if`/`else` in a `Flow`).
+/// Exactly one of `first` and `second` is set; both are optionals (not an enum's payloads) so that the chosen stage is
+/// mutated in place, without copying its state per input.
+public struct EitherStage<First: Stage, Second: Stage>: Stage
+    where First.Input == Second.Input, First.Output == Second.Output {
+    @usableFromInline var chosenFirst: First?
+    @usableFromInline var chosenSecond: Second?
+
+    /// The `if` branch, when chosen.
+    public var first: First? { chosenFirst }
+    /// The `else` branch, when chosen.
+    public var second: Second? { chosenSecond }
+
+    /// Chooses the `if` branch.
+    public init(first: First) { chosenFirst = first }
+
+    /// Chooses the `else` branch.
+    public init(second: Second) { chosenSecond = second }
+
+    /// Runs the chosen stage.
+    @inlinable
+    public mutating func process(_ input: First.Input, context: inout FlowContext) -> StageOutcome<First.Output> {
+        if let outcome = chosenFirst?.process(input, context: &context) { return outcome }
+        if let outcome = chosenSecond?.process(input, context: &context) { return outcome }
+        preconditionFailure("an EitherStage always holds one stage (its initialisers set one)")
+    }
+
+    /// Tells the chosen stage.
+    public mutating func watermarkAdvanced(context: FlowContext) {
+        chosenFirst?.watermarkAdvanced(context: context)
+        chosenSecond?.watermarkAdvanced(context: context)
+    }
+}
+
+extension EitherStage: EmittingStage where First: EmittingStage, Second: EmittingStage {
+    /// The chosen stage's emissions.
+    public mutating func takeEmissions(symbols: Symbols, provisional: Bool) -> [UsageTotal] {
+        chosenFirst?.takeEmissions(symbols: symbols, provisional: provisional)
+            ?? chosenSecond?.takeEmissions(symbols: symbols, provisional: provisional) ?? []
+    }
+
+    /// The chosen stage's rebuild offset.
+    public var rebuildFrom: Int64? { first.map(\.rebuildFrom) ?? second?.rebuildFrom }
+
+    /// The chosen stage's open windows.
+    public var openWindowCount: Int { first?.openWindowCount ?? second?.openWindowCount ?? 0 }
+}
+
 /// Composes stages written one per line into a type-checked chain:
 ///
 /// ```swift
 /// let flow = Flow {
 ///     Decode<KafkaRecordHeaders>(policy: .init())
-///     Deduplicate(windows: .hourly, graceMilliseconds: 3_600_000)
+///     if deduplicate {
+///         Deduplicate(windows: .hourly, graceMilliseconds: 3_600_000)
+///     }
 ///     ScopeFilter(rules: [.tag])
 ///     KeyBy(.standard)
 ///     WindowAggregator(partition: "t:0", graceMilliseconds: 3_600_000)
 /// }
 /// ```
 ///
-/// A stage whose input does not match the previous stage's output does not compile.
+/// A stage whose input does not match the previous stage's output does not compile. `if` leaves a stage out
+/// (`OptionalStage`), `if`/`else` chooses one of two (`EitherStage`); callers get an opaque `some EmittingStage`, so
+/// no one names the chain's shape.
 @resultBuilder
 public enum FlowBuilder {
     /// The first stage.
@@ -115,6 +214,23 @@ public enum FlowBuilder {
     public static func buildPartialBlock<A: Stage, B: Stage>(accumulated: A, next: B) -> Chain<A, B>
         where A.Output == B.Input {
         Chain(accumulated, next)
+    }
+
+    /// A stage under `if`: present or passed through.
+    public static func buildOptional<S: Stage>(_ stage: S?) -> OptionalStage<S> where S.Input == S.Output {
+        OptionalStage(stage)
+    }
+
+    /// The `if` branch of an `if`/`else`.
+    public static func buildEither<A: Stage, B: Stage>(first: A) -> EitherStage<A, B>
+        where A.Input == B.Input, A.Output == B.Output {
+        EitherStage(first: first)
+    }
+
+    /// The `else` branch of an `if`/`else`.
+    public static func buildEither<A: Stage, B: Stage>(second: B) -> EitherStage<A, B>
+        where A.Input == B.Input, A.Output == B.Output {
+        EitherStage(second: second)
     }
 }
 

@@ -42,7 +42,7 @@ public struct Aggregations: Sendable, Equatable {
 /// judged, so lateness depends only on event times and the watermark. Everything here is a pure function of the
 /// events applied and the watermark, so the state at any offset can be rebuilt by applying the same events again with
 /// `FlowContext.replaying` set, which is how a restart recovers its open windows.
-public struct WindowAggregator: Stage {
+public struct WindowAggregator: EmittingStage {
     /// The running state of one key's window. Plain data (no references), 56 bytes.
     struct OpenWindow {
         var value: Quantity
@@ -120,7 +120,7 @@ public struct WindowAggregator: Stage {
         } else {
             var window = OpenWindow(value: .zero, count: 0, firstOffset: input.offset, lastOffset: input.offset,
                                     latestTime: .min, unit: event.unit, provider: event.provider, dirty: false)
-            var subjects: Set<Symbol>? = aggregation == .distinct ? [] : nil
+            var subjects: Set<SubjectHash>? = aggregation == .distinct ? [] : nil
             if let error = Self.add(event, offset: input.offset, aggregation: aggregation, replaying: context.replaying,
                                     to: &window, subjects: &subjects) {
                 return .rejected(error.with(key: context.symbols[input.key]))
@@ -150,7 +150,7 @@ public struct WindowAggregator: Stage {
 
     /// Adds `event` to `window` per `aggregation`; returns an error when the sum would overflow.
     private static func add(_ event: InternedEvent, offset: Int64, aggregation: Aggregation, replaying: Bool,
-                            to window: inout OpenWindow, subjects: inout Set<Symbol>?) -> UsageDecodeError? {
+                            to window: inout OpenWindow, subjects: inout Set<SubjectHash>?) -> UsageDecodeError? {
         let quantity = event.quantity
         switch aggregation {
         case .sum:
@@ -171,7 +171,7 @@ public struct WindowAggregator: Stage {
                 window.latestTime = time
             }
         case .distinct:
-            subjects?.insert(event.subject ?? .none)
+            subjects?.insert(event.subject ?? .absent)
             window.value = Quantity(micros: Int64(subjects?.count ?? 0) * Quantity.unit)
         }
         window.count += 1
@@ -254,7 +254,7 @@ struct WindowTable {
     var start: Int64 = 0
     var windows: [WindowAggregator.OpenWindow] = []
     /// The subjects of `distinct` windows, by index.
-    var subjects: [Int: Set<Symbol>] = [:]
+    var subjects: [Int: Set<SubjectHash>] = [:]
     private var slots = [Slot](repeating: .empty, count: 16)
 
     var count: Int { windows.count }
@@ -290,7 +290,7 @@ struct WindowTable {
     }
 
     /// Adds a window for a key not yet in the table.
-    mutating func insert(_ key: InternedKey, _ window: WindowAggregator.OpenWindow, subjects: Set<Symbol>?) {
+    mutating func insert(_ key: InternedKey, _ window: WindowAggregator.OpenWindow, subjects: Set<SubjectHash>?) {
         windows.append(window)
         if let subjects { self.subjects[windows.count - 1] = subjects }
         if windows.count * 2 > slots.count {

@@ -38,10 +38,11 @@ extension UsageEventDecoder {
                                           source: sourceBytes, provider: fields.provider), origin.sourceIsURIReference,
               let metric = symbols.intern(metricBytes), let unit = symbols.intern(unitBytes),
               symbols.registeredUnit(of: metric, in: policy.registry) == unit else { return nil }
-        var subject: Symbol?
+        var subject: SubjectHash?
         if let bytes = fields.subject {
-            guard !bytes.isEmpty, let symbol = symbols.intern(bytes) else { return nil }
-            subject = symbol
+            // Not interned (subjects are unbounded); only ASCII here, anything else through the general decoder.
+            guard !bytes.isEmpty, Self.isASCII(bytes) else { return nil }
+            subject = symbols.subjectHash(bytes)
         }
         return InternedEvent(identity: symbols.identity(tenant: origin.tenant, source: origin.source, id: id), time: time,
                              quantity: data.quantity, tenant: origin.tenant, instance: origin.instance,

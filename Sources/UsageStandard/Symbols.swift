@@ -15,7 +15,8 @@ public struct Symbol: Hashable, Sendable {
 /// Interns names: each distinct byte string gets one `Symbol` and one String, created once, so that decoding an
 /// event whose names were seen before allocates nothing. One table per partition flow (it travels in the flow's
 /// context), never shared between threads; names are never forgotten, which is right for the bounded sets of
-/// tenants, instances, components, metrics, units, sources and providers (and the subjects of `distinct` metrics).
+/// tenants, instances, components, metrics, units, sources and providers. Subjects, which are not bounded (a user per
+/// event), are hashed instead (`SubjectHash`).
 public struct Symbols: Sendable {
     private var strings: [String] = []
     private var names = ProbeTable<UInt32>()
@@ -113,6 +114,13 @@ public struct Symbols: Sendable {
         return EventIdentity(high: ByteHash.hash(id, seed: seeds.1 ^ names), low: ByteHash.hash(id, seed: seeds.2 &+ names))
     }
 
+    /// The hash of a `subject`'s bytes (never `SubjectHash.absent`).
+    public func subjectHash(_ bytes: UnsafeRawBufferPointer) -> SubjectHash {
+        let hash = SubjectHash(high: ByteHash.hash(bytes, seed: seeds.1 ^ 0x7375_626A_6563_74),
+                               low: ByteHash.hash(bytes, seed: seeds.2 ^ 0x7375_626A_6563_74))
+        return hash == .absent ? SubjectHash(high: 0, low: 1) : hash
+    }
+
     /// Interns the names of `event` (for events decoded by the general decoder, and for tests).
     public mutating func intern(_ event: UsageEvent) -> InternedEvent {
         let tenant = intern(event.tenant), source = intern(event.source)
@@ -121,7 +129,11 @@ public struct Symbols: Sendable {
         return InternedEvent(identity: identity, time: event.time, quantity: event.quantity, tenant: tenant,
                              instance: intern(event.instance), component: intern(event.component),
                              metric: intern(event.metric), unit: intern(event.unit), source: source,
-                             provider: event.provider.map { intern($0) }, subject: event.subject.map { intern($0) },
+                             provider: event.provider.map { intern($0) },
+                             subject: event.subject.map { subject in
+                                 var subject = subject
+                                 return subject.withUTF8 { subjectHash(UnsafeRawBufferPointer($0)) }
+                             },
                              scope: event.scope)
     }
 }
@@ -224,6 +236,26 @@ public struct EventIdentity: Hashable, Sendable {
     }
 }
 
+/// A CloudEvents `subject` (e.g. a user) as a 128-bit hash of its bytes: `distinct` aggregations count these, and
+/// subjects are never interned, so that a million distinct subjects a day leave no names behind once their windows
+/// close. Two different subjects share a hash with probability about 2^-128 per pair.
+public struct SubjectHash: Hashable, Sendable {
+    /// The first 64 bits.
+    public var high: UInt64
+    /// The last 64 bits.
+    public var low: UInt64
+
+    /// Creates one.
+    @inlinable
+    public init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// Stands for an absent subject (counted as one value of its own); never the hash of a subject.
+    public static let absent = SubjectHash(high: 0, low: 0)
+}
+
 /// A usage event as the hot path carries it: names as symbols of the flow's `Symbols` table, the id as its
 /// 128-bit identity. No reference counting, 80 bytes.
 public struct InternedEvent: Sendable, Equatable {
@@ -247,15 +279,15 @@ public struct InternedEvent: Sendable, Equatable {
     public var source: Symbol
     /// The `provider` extension, if given.
     public var provider: Symbol?
-    /// CloudEvents `subject`, if given.
-    public var subject: Symbol?
+    /// CloudEvents `subject`, if given, hashed (see `SubjectHash`).
+    public var subject: SubjectHash?
     /// The `scope` extension.
     public var scope: UsageScope
 
     /// Creates one.
     @inlinable
     public init(identity: EventIdentity, time: Timestamp, quantity: Quantity, tenant: Symbol, instance: Symbol,
-                component: Symbol, metric: Symbol, unit: Symbol, source: Symbol, provider: Symbol?, subject: Symbol?,
+                component: Symbol, metric: Symbol, unit: Symbol, source: Symbol, provider: Symbol?, subject: SubjectHash?,
                 scope: UsageScope) {
         self.identity = identity
         self.time = time

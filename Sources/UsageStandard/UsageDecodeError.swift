@@ -41,6 +41,9 @@ public struct UsageDecodeError: Error, Sendable, Equatable, CustomStringConverti
         case inFuture = "in-future"
         /// The record key is not the tenant (the standard's partition key).
         case partitionKeyMismatch = "partition-key-mismatch"
+        /// The record has no key: the standard's partition key (the tenant) is required on Kafka, or a producer's
+        /// partitioner spreads one tenant's events over partitions, where repeats of one event cannot be recognised.
+        case missingKey = "missing-key"
         /// The event's hour closed (window end + grace passed) before it arrived.
         case late = "late"
         /// Adding the event would overflow its window total.

@@ -52,8 +52,26 @@ public struct UsageTotal: Sendable, Equatable {
         self.provider = provider
     }
 
-    /// The compaction key on the totals topic: `tenant/instance/component/metric/windowStart`, each part
-    /// percent-encoded so that `/` inside a name cannot collide.
+    /// The total's name, its CloudEvent `subject`: `tenant/instance/component/metric/windowStart`, each name
+    /// percent-encoded so that `/` inside a name cannot collide. Totals with the same subject (and unit) are parts of
+    /// one figure, one part per input partition (see `CurrentTotals`).
+    public var subject: String {
+        var bytes: [UInt8] = []
+        appendSubject(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends `subject` to `bytes`.
+    public func appendSubject(to bytes: inout [UInt8]) {
+        for part in [key.tenant, key.instance, key.component, key.metric] {
+            Self.appendEscaped(part, to: &bytes)
+            bytes.append(UInt8(ascii: "/"))
+        }
+        windowStart.appendRFC3339(to: &bytes)
+    }
+
+    /// The compaction key on the totals topic: `subject@sourcePartition`, so that compaction keeps the latest total
+    /// of each part (Kafka topic names are made of `[a-zA-Z0-9._-]`, so the part is unambiguous).
     public var recordKey: String {
         var bytes: [UInt8] = []
         appendRecordKey(to: &bytes)
@@ -62,17 +80,16 @@ public struct UsageTotal: Sendable, Equatable {
 
     /// Appends `recordKey` to `bytes`.
     public func appendRecordKey(to bytes: inout [UInt8]) {
-        for part in [key.tenant, key.instance, key.component, key.metric] {
-            Self.appendEscaped(part, to: &bytes)
-            bytes.append(UInt8(ascii: "/"))
-        }
-        windowStart.appendRFC3339(to: &bytes)
+        appendSubject(to: &bytes)
+        bytes.append(UInt8(ascii: "@"))
+        bytes.append(contentsOf: sourcePartition.utf8)
     }
 
-    /// Whether this total replaces `other` (a total of the same key and window): a higher revision wins; within a
-    /// revision, the one that counted up to a later offset (`lastOffset`), and final over provisional at the same
-    /// offset. Totals are absolute and computed from the same partition in order, so this picks the most complete
-    /// figure whatever order the records are read in, including a stale record that reaches the topic late.
+    /// Whether this total replaces `other`, a total of the same part (same `recordKey`): a higher revision wins;
+    /// within a revision, the one that counted up to a later offset (`lastOffset`), and final over provisional at the
+    /// same offset. A part's totals are absolute and computed from one partition in order, so this picks the most
+    /// complete figure whatever order the records are read in, including a stale record that reaches the topic late.
+    /// Offsets are never compared across partitions: totals of different parts are summed, not compared.
     public func supersedes(_ other: UsageTotal) -> Bool {
         if revision != other.revision { return revision > other.revision }
         if lastOffset != other.lastOffset { return lastOffset > other.lastOffset }
@@ -86,11 +103,10 @@ public struct UsageTotal: Sendable, Equatable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Appends `eventID` to `bytes`: `recordKey@sourcePartition#lastOffset`, and `~r<revision>` for a revision.
+    /// Appends `eventID` to `bytes`: `subject@sourcePartition#lastOffset` (the record key, then `#lastOffset`), and
+    /// `~r<revision>` for a revision.
     public func appendEventID(to bytes: inout [UInt8]) {
         appendRecordKey(to: &bytes)
-        bytes.append(UInt8(ascii: "@"))
-        bytes.append(contentsOf: sourcePartition.utf8)
         bytes.append(UInt8(ascii: "#"))
         bytes.append(decimal: lastOffset)
         if revision > 0 {
@@ -145,7 +161,7 @@ public enum UsageTotalCodec {
         }
         field(#","source":"#, source)
         bytes.append(literal: #","type":"net.ferrislabs.usage.total.v1","subject":"#)
-        bytes.append(jsonString: total.recordKey)
+        bytes.append(jsonString: total.subject)
         timestamp(#","time":"#, total.windowEnd)
         bytes.append(literal: #","datacontenttype":"application/json""#)
         field(#","tenant":"#, total.key.tenant)

@@ -68,10 +68,12 @@ public struct Topology: Sendable {
 
     /// The flow of one input partition, composed with the stage library.
     public func makeFlow<Headers: CloudEventHeaderSource>(partition: String, headers: Headers.Type = Headers.self)
-        -> AccountingFlow<Headers> {
+        -> some EmittingStage<IncomingRecord<Headers>, Void> {
         Flow {
             Decode<Headers>(policy: policy)
-            Deduplicate(windows: windows, graceMilliseconds: window.graceMilliseconds, enabled: deduplicate)
+            if deduplicate {
+                Deduplicate(windows: windows, graceMilliseconds: window.graceMilliseconds)
+            }
             ScopeFilter(rules: scope)
             KeyBy(key)
             WindowAggregator(partition: partition, windows: windows, graceMilliseconds: window.graceMilliseconds,
@@ -102,10 +104,6 @@ public struct Topology: Sendable {
         return lines.joined(separator: "\n")
     }
 }
-
-/// The flow every topology builds: decode -> deduplicate -> scope -> key by -> window (`.second` is the window).
-public typealias AccountingFlow<Headers: CloudEventHeaderSource> =
-    Chain<Chain<Chain<Chain<Decode<Headers>, Deduplicate>, ScopeFilter>, KeyBy>, WindowAggregator>
 
 /// Durations written as `500ms`, `45s`, `10m`, `1h`, `34d`.
 public enum DurationText {

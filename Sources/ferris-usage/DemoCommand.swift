@@ -1,4 +1,5 @@
 import ArgumentParser
+import DevelopmentServices
 import Foundation
 import Kafka
 import Logging

@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import PostgreSQL
 import Testing
+import UsagePostgres
 import UsageService
 import UsageSimulation
 import UsageStandard
@@ -254,7 +255,7 @@ extension PipelineTests {
         let url = try TestServices.databaseURL
         let revisions = world.table + "_revisions"
         try await TestServices.blocking {
-            _ = try PostgresTotalsSink(url: url, table: world.table, logger: TestServices.logger)
+            _ = try TotalsTable(url: url, table: world.table, logger: TestServices.logger)
             let db = try PostgresConnection(url: url, logger: TestServices.logger)
             try db.query("CREATE FUNCTION \(revisions)_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql")
             try db.query("CREATE TRIGGER \(revisions)_fail BEFORE INSERT ON \(revisions) FOR EACH ROW EXECUTE FUNCTION \(revisions)_fail()")

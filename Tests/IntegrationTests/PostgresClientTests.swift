@@ -1,5 +1,6 @@
 import PostgreSQL
 import Testing
+import UsagePostgres
 import UsageService
 
 @Suite("PostgreSQL wrapper against a real server")
@@ -44,8 +45,8 @@ struct PostgresClientTests {
         let url = try TestServices.databaseURL
         let table = TestServices.unique("it_totals")
         try await TestServices.blocking {
-            _ = try PostgresTotalsSink(url: url, table: table, logger: TestServices.logger)
-            let sink = try PostgresTotalsSink(url: url, table: table, logger: TestServices.logger)
+            _ = try TotalsTable(url: url, table: table, logger: TestServices.logger)
+            let sink = try TotalsTable(url: url, table: table, logger: TestServices.logger)
             let newer = sampleTotal(quantity: 5_000_000, count: 5, offset: 10)
             try sink.write([newer])
             try sink.write([sampleTotal(quantity: 3_000_000, count: 3, offset: 7)]) // older: ignored

@@ -24,7 +24,9 @@ struct DocumentedExamplesTests {
         var partitions = Partitions(topology: topology)
         for line in events.split(separator: "\n") {
             let instance = try #require(line.firstMatch(of: /"instance":"([^"]+)"/)?.1)
-            partitions.process(partition: "ferris.events.\(instance):0", key: nil, value: Array(line.utf8), timestamp: nil)
+            let tenant = try #require(line.firstMatch(of: /"tenant":"([^"]+)"/)?.1)
+            partitions.process(partition: "ferris.events.\(instance):0", key: Array(tenant.utf8), value: Array(line.utf8),
+                               timestamp: nil)
         }
         let totals = partitions.takeEmissions()
         let actual = totals.map { String(decoding: UsageTotalCodec.encode($0, source: "/ferris-usage/ferris-usage"), as: UTF8.self) }
@@ -55,12 +57,12 @@ struct DocumentedExamplesTests {
 /// One topology flow per partition, fed structured-mode records in order (offsets count per partition).
 struct Partitions {
     let topology: Topology
-    private var flows: [String: (flow: AccountingFlow<StructuredModeHeaders>, context: FlowContext, next: Int64)] = [:]
+    private var flows: [String: (flow: any EmittingStage<IncomingRecord<StructuredModeHeaders>, Void>, context: FlowContext, next: Int64)] = [:]
 
     init(topology: Topology) { self.topology = topology }
 
     mutating func process(partition: String, key: [UInt8]?, value: [UInt8], timestamp: Timestamp?) {
-        var entry = flows[partition] ?? (topology.makeFlow(partition: partition), FlowContext(), 0)
+        var entry = flows[partition] ?? (topology.makeFlow(partition: partition, headers: StructuredModeHeaders.self), FlowContext(), 0)
         let outcome = withOptional(key) { keyBytes in
             value.withUnsafeBytes {
                 entry.flow.process(IncomingRecord(headers: StructuredModeHeaders(), key: keyBytes, value: $0,
@@ -77,7 +79,7 @@ struct Partitions {
         var totals: [UsageTotal] = []
         for partition in flows.keys.sorted() {
             guard var entry = flows[partition] else { continue }
-            totals += entry.flow.second.takeEmissions(symbols: entry.context.symbols)
+            totals += entry.flow.takeEmissions(symbols: entry.context.symbols, provisional: true)
             flows[partition] = entry
         }
         return totals.sorted { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }

@@ -38,7 +38,8 @@ struct OperatorTests {
         // Once the window has closed (end + grace), its ids are forgotten: memory stays bounded.
         #expect(passes(run(event(base + 2 * hour, id: "y"))))
         #expect(dedupe.remembered == 1)
-        var off = Deduplicate(graceMilliseconds: hour, enabled: false)
+        // Left out of a flow (`if` in `Flow`), every event passes.
+        var off = OptionalStage<Deduplicate>(nil)
         #expect(passes(off.process(context.input(event(base, id: "x"), offset: 0), context: &context)))
         #expect(passes(off.process(context.input(event(base, id: "x"), offset: 1), context: &context)))
     }
@@ -55,16 +56,36 @@ struct OperatorTests {
         #expect(keyed.offset == 4)
     }
 
-    @Test("decode: a valid record raises the watermark; an invalid one is rejected with its reason")
+    @Test("decode: a valid record raises the watermark; an invalid or keyless one is rejected with its reason")
     func decode() {
         var stage = Decode<NoHeaders>(policy: .init())
         var context = FlowContext()
-        let good = UsageEventEncoder.encode(UsageEvent(id: "1", source: "/s", time: Timestamp(milliseconds: base), tenant: "t",
-                                                       instance: "i", component: "c", metric: "requests",
-                                                       quantity: Quantity(micros: 1_000_000), unit: "Requests"), mode: .structured)
+        let event = UsageEvent(id: "1", source: "/s", time: Timestamp(milliseconds: base), tenant: "t", instance: "i",
+                               component: "c", metric: "requests", quantity: Quantity(micros: 1_000_000), unit: "Requests")
+        for mode in CloudEventMode.allCases {
+            let record = UsageEventEncoder.encode(event, mode: mode)
+            let headers = Headers(list: record.headers)
+            func process(key: [UInt8]?) -> StageOutcome<OffsetEvent> {
+                var decode = Decode<Headers>(policy: .init())
+                return withOptional(key) { key in
+                    record.value.withUnsafeBytes { value in
+                        decode.process(IncomingRecord(headers: headers, key: key, value: value, timestamp: nil, offset: 9), context: &context)
+                    }
+                }
+            }
+            // Without a key a valid event is refused, whichever decoder path takes it: a partial sum per partition
+            // is never made.
+            guard case .rejected(let error) = process(key: nil) else { Issue.record("a keyless \(mode) record was accepted"); continue }
+            #expect(error.reason == .missingKey)
+            #expect(error.problem.contains("'t'"))
+            #expect(passes(process(key: Array("t".utf8))))
+        }
+        let good = UsageEventEncoder.encode(event, mode: .structured)
         let outcome = good.value.withUnsafeBytes { value in
-            stage.process(IncomingRecord(headers: NoHeaders(structured: true), key: nil, value: value, timestamp: nil, offset: 9),
-                          context: &context)
+            Array("t".utf8).withUnsafeBytes { key in
+                stage.process(IncomingRecord(headers: NoHeaders(structured: true), key: key, value: value, timestamp: nil, offset: 9),
+                              context: &context)
+            }
         }
         #expect(passes(outcome))
         #expect(context.watermark?.milliseconds == base)

@@ -25,7 +25,7 @@ func account(_ records: [SimulatedRecord], topology: Topology = .standard) -> (t
         }
     }
     var latest: [String: UsageTotal] = [:]
-    for total in flow.second.takeEmissions(symbols: context.symbols) { latest[total.recordKey] = total }
+    for total in flow.takeEmissions(symbols: context.symbols, provisional: true) { latest[total.recordKey] = total }
     return (latest.values.sorted { ($0.key, $0.windowStart) < ($1.key, $1.windowStart) }, outcomes)
 }
 

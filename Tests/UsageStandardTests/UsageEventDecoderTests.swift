@@ -144,7 +144,8 @@ struct UsageTotalCodecTests {
                                windowEnd: Timestamp(milliseconds: 1_795_615_200_000), quantity: Quantity(micros: 1_500_001),
                                unit: "GiB-hours", eventCount: 3, status: .provisional, sourcePartition: "t:0", lastOffset: 42,
                                provider: "onprem")
-        #expect(total.recordKey == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z")
+        #expect(total.subject == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z")
+        #expect(total.recordKey == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z@t:0", "one compaction key per part")
         #expect(total.eventID == "a%2Fb/i/c/m/2026-11-25T13:00:00.000Z@t:0#42")
         #expect(try UsageTotalCodec.decode(UsageTotalCodec.encode(total, source: "/ferris-usage/g")).get() == total)
     }
@@ -158,7 +159,7 @@ struct UsageTotalCodecTests {
             json.field("id", total.eventID)
             json.field("source", source)
             json.field("type", UsageStandard.totalType)
-            json.field("subject", total.recordKey)
+            json.field("subject", total.subject)
             json.field("time", total.windowEnd.rfc3339)
             json.field("datacontenttype", "application/json")
             json.field("tenant", total.key.tenant)

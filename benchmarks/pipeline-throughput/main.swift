@@ -216,13 +216,13 @@ if what == "stages" {
 var flow = topology.makeFlow(partition: "bench:0", headers: Headers.self)
 var context = FlowContext()
 var emitted = 0
-@MainActor func emit(_ flow: inout AccountingFlow<Headers>, _ context: inout FlowContext, _ done: Int) {
-    emitted += flow.second.takeEmissions(symbols: context.symbols, provisional: done % 262_144 == 0).count
+@MainActor func emit(_ flow: inout some EmittingStage, _ context: inout FlowContext, _ done: Int) {
+    emitted += flow.takeEmissions(symbols: context.symbols, provisional: done % 262_144 == 0).count
 }
 let first = run(&flow, &context, 0..<half, batch: emit)
 let second = run(&flow, &context, half..<count, batch: emit)
 let seconds = first.seconds + second.seconds, counted = first.passed + second.passed
-emitted += flow.second.takeEmissions(symbols: context.symbols).count
+emitted += flow.takeEmissions(symbols: context.symbols, provisional: true).count
 print("pipeline-throughput: \(count) \(mode.rawValue)-mode events (\(seeds ? "seed scenarios" : "large workload")), \(counted) counted, \(emitted) totals, "
       + String(format: "%.3f s, ", seconds) + rate(count, seconds))
 print(String(format: "  allocations: %.4f per event over the second half (%llu for %d events, emission included)",

@@ -1,19 +1,30 @@
-import ArgumentParser
 import Foundation
 import Logging
 
-/// A throwaway Kafka-protocol broker (Tansu) and PostgreSQL on free loopback ports, for the demo and tests.
-/// State lives in one directory; `stop` ends both.
-struct LocalServices {
-    let directory: URL
-    let brokerPort: Int
-    let databasePort: Int
+/// A throwaway Kafka-protocol broker (Tansu) and PostgreSQL on free loopback ports, for the demo, local development
+/// and tests (never for production: no authentication, no durability). State lives in one directory; `stop` ends both.
+public struct LocalServices: Sendable {
+    /// Where the services keep their state, logs and pid files.
+    public let directory: URL
+    /// The broker's loopback port.
+    public let brokerPort: Int
+    /// PostgreSQL's loopback port.
+    public let databasePort: Int
 
-    var brokers: String { "127.0.0.1:\(brokerPort)" }
-    var databaseURL: String { "postgresql://postgres@127.0.0.1:\(databasePort)/postgres?sslmode=disable" }
+    /// The broker's bootstrap address.
+    public var brokers: String { "127.0.0.1:\(brokerPort)" }
+    /// PostgreSQL's connection URL.
+    public var databaseURL: String { "postgresql://postgres@127.0.0.1:\(databasePort)/postgres?sslmode=disable" }
+
+    /// Names services already running (or stopped) in `directory`, for `stop`.
+    public init(directory: URL, brokerPort: Int = 0, databasePort: Int = 0) {
+        self.directory = directory
+        self.brokerPort = brokerPort
+        self.databasePort = databasePort
+    }
 
     /// Starts both services with their state in `directory` (created if needed).
-    static func start(in directory: URL, logger: Logger) throws -> LocalServices {
+    public static func start(in directory: URL, logger: Logger) throws -> LocalServices {
         let files = FileManager.default
         try files.createDirectory(at: directory, withIntermediateDirectories: true)
         let services = LocalServices(directory: directory, brokerPort: try freePort(), databasePort: try freePort())
@@ -31,7 +42,7 @@ struct LocalServices {
 
     /// Starts only PostgreSQL in `directory`: again on its earlier port with its data when it ran there before
     /// (to simulate a database outage and recovery), else a new one on a free port.
-    static func startPostgresOnly(in directory: URL, logger: Logger) throws -> LocalServices {
+    public static func startPostgresOnly(in directory: URL, logger: Logger) throws -> LocalServices {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var env = read(from: directory)
         let earlier = env["FERRIS_DATABASE_URL"].flatMap { url in
@@ -47,7 +58,7 @@ struct LocalServices {
 
     private func startBroker(logger: Logger) throws {
         guard let tansu = Self.findTansu() else {
-            throw CLIError("the Tansu broker was not found: run scripts/setup.sh (or set FERRIS_TANSU to its path)")
+            throw LocalServicesError("the Tansu broker was not found: run scripts/setup.sh (or set FERRIS_TANSU to its path)")
         }
         let url = "tcp://127.0.0.1:\(brokerPort)"
         let log = directory.appendingPathComponent("tansu.log")
@@ -59,7 +70,7 @@ struct LocalServices {
 
     private func startPostgres(logger: Logger) throws {
         guard let bin = Self.findPostgresBin() else {
-            throw CLIError("PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/setup.sh")
+            throw LocalServicesError("PostgreSQL server binaries not found under /usr/lib/postgresql: run scripts/setup.sh")
         }
         let data = directory.appendingPathComponent("pgdata")
         let asRoot = getuid() == 0
@@ -75,7 +86,7 @@ struct LocalServices {
     }
 
     /// Stops both services, or only PostgreSQL. Safe to call when either is not running.
-    func stop(postgresOnly: Bool = false, logger: Logger) {
+    public func stop(postgresOnly: Bool = false, logger: Logger) {
         if let bin = Self.findPostgresBin() {
             let data = directory.appendingPathComponent("pgdata")
             if FileManager.default.fileExists(atPath: data.appendingPathComponent("postmaster.pid").path) {
@@ -103,7 +114,7 @@ struct LocalServices {
     }
 
     /// Reads the addresses of services started earlier in `directory`.
-    static func read(from directory: URL) -> [String: String] {
+    public static func read(from directory: URL) -> [String: String] {
         guard let text = try? String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8) else { return [:] }
         var result: [String: String] = [:]
         for line in text.split(separator: "\n") {
@@ -144,7 +155,7 @@ struct LocalServices {
         let code = (status >> 8) & 0xff
         guard exited && code == 0 else {
             let text = (try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? ""
-            throw CLIError("\(argv.joined(separator: " ")) failed (status \(status)): \(text)")
+            throw LocalServicesError("\(argv.joined(separator: " ")) failed (status \(status)): \(text)")
         }
     }
 
@@ -172,13 +183,13 @@ struct LocalServices {
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         let result = posix_spawn(&pid, argv[0], &actions, &attributes, &cArguments, environ)
-        guard result == 0 else { throw CLIError("could not start \(argv[0]): \(String(cString: strerror(result)))") }
+        guard result == 0 else { throw LocalServicesError("could not start \(argv[0]): \(String(cString: strerror(result)))") }
         return pid
     }
 
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw CLIError("socket() failed: errno \(errno)") }
+        guard fd >= 0 else { throw LocalServicesError("socket() failed: errno \(errno)") }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
@@ -190,7 +201,7 @@ struct LocalServices {
                 bind(fd, raw, length) == 0 && getsockname(fd, raw, &length) == 0
             }
         }
-        guard bound else { throw CLIError("could not find a free loopback port: errno \(errno)") }
+        guard bound else { throw LocalServicesError("could not find a free loopback port: errno \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
@@ -210,46 +221,20 @@ struct LocalServices {
             if connected { return }
             usleep(50_000)
         }
-        throw CLIError("\(what) did not accept connections on port \(port) within 5 s")
+        throw LocalServicesError("\(what) did not accept connections on port \(port) within 5 s")
     }
 }
 
-struct ServicesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "services",
-        abstract: "Start or stop a local Tansu broker and PostgreSQL on free loopback ports (for development and tests).",
-        subcommands: [Start.self, Stop.self])
+/// A non-empty environment variable.
+private func environment(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}
 
-    struct Start: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start both; print their addresses as shell exports.")
-        @Option(help: "Directory for their state, logs and the env file.") var dir: String
-        @Flag(help: "Start only PostgreSQL (again on its earlier port and data, if it ran in --dir before).")
-        var postgresOnly = false
-        func run() throws {
-            LoggingBootstrap.once()
-            let logger = Logger(label: "ferris-usage.services")
-            let directory = URL(fileURLWithPath: dir)
-            if postgresOnly {
-                let services = try LocalServices.startPostgresOnly(in: directory, logger: logger)
-                print("export FERRIS_DATABASE_URL='\(services.databaseURL)'")
-                return
-            }
-            let services = try LocalServices.start(in: directory, logger: logger)
-            print("export FERRIS_BROKERS=\(services.brokers)")
-            print("export FERRIS_DATABASE_URL='\(services.databaseURL)'")
-        }
-    }
+/// Why the local services could not be started or stopped, and what to do.
+public struct LocalServicesError: Error, CustomStringConvertible, Sendable {
+    /// What was wrong and what to do.
+    public let description: String
 
-    struct Stop: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Stop the services started in --dir.")
-        @Option(help: "The directory given to start.") var dir: String
-        @Flag(help: "Stop only PostgreSQL (e.g. to simulate a database outage).") var postgresOnly = false
-        func run() throws {
-            LoggingBootstrap.once()
-            let directory = URL(fileURLWithPath: dir)
-            guard !LocalServices.read(from: directory).isEmpty else { throw CLIError("no services were started in \(dir)") }
-            LocalServices(directory: directory, brokerPort: 0, databasePort: 0)
-                .stop(postgresOnly: postgresOnly, logger: Logger(label: "ferris-usage.services"))
-        }
-    }
+    /// Creates an error.
+    public init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,19 @@
+extension KafkaConsumer {
+    /// Whether every partition in `partitions` has been read to its end: the end the consumer reported
+    /// (`enable.partition.eof=true`; for `read_committed`, the last stable offset, so an open or dangling transaction
+    /// of another producer does not keep a reader from finishing), or else the end seen in fetch responses (some
+    /// brokers answer ListOffsets with a stale end) against the consumer's position, which also moves past
+    /// transaction markers (never delivered as records). A partition whose end no fetch response told yet is not at
+    /// its end. This is the one "read to the end" rule of the package: the accounting loop's catch-up, the PostgreSQL
+    /// sink, replays and whole-topic readers all use it.
+    public func hasReachedEnd(of partitions: some Collection<KafkaTopicPartition>) -> Bool {
+        let positions = positions(Array(partitions))
+        return partitions.allSatisfy { tp in
+            if reachedEnd.contains(tp) { return true }
+            guard let (low, high) = cachedWatermarks(tp) else { return false }
+            // No position until a record was delivered: an empty partition is read to its end already.
+            let position = positions[tp].flatMap { $0 >= 0 ? $0 : nil } ?? low
+            return position >= high
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import Kafka
+import UsageStandard
+
+/// The PostgreSQL sink's state, without I/O: the totals read but not yet written, the offsets to commit after them,
+/// and the retry schedule. `PostgresSinkLoop` performs what `next` asks for.
+///
+/// Liveness is the point of this type: whatever happens to the database, the driver polls the consumer at least every
+/// `idlePoll` (so the group never evicts the member for not polling), and while writes fail it waits for the backoff
+/// in those polls instead of spinning; reading pauses while a full batch waits or writes fail, so memory stays bounded.
+struct SinkState {
+    /// What the driver does next, in this order: pause or resume reading, write the pending batch, then poll.
+    struct Step: Equatable {
+        /// Pause (true) or resume (false) every assigned partition; nil: leave as is.
+        var pause: Bool?
+        /// Write the pending totals now (then call `written` or `writeFailed`).
+        var write: Bool
+        /// How long the poll after may wait for records.
+        var pollTimeout: Duration
+    }
+
+    /// Reading pauses once this many totals wait to be written.
+    let maxBatch: Int
+    /// The longest a poll waits.
+    let idlePoll: Duration
+    /// Totals read but not yet written, and the offset after the last record read, per partition.
+    private(set) var pending: [KafkaTopicPartition: [UsageTotal]] = [:]
+    private(set) var pendingCount = 0
+    private(set) var pendingOffsets: [KafkaTopicPartition: Int64] = [:]
+    private(set) var paused = false
+    /// Whether the last write failed.
+    private(set) var failing = false
+    private(set) var backoff: Duration
+    private var nextAttempt: ContinuousClock.Instant?
+    private let firstBackoff: Duration
+    private let maxBackoff: Duration
+
+    init(maxBatch: Int = 5_000, idlePoll: Duration = .milliseconds(100), firstBackoff: Duration = .milliseconds(500),
+         maxBackoff: Duration = .seconds(10)) {
+        self.maxBatch = maxBatch
+        self.idlePoll = idlePoll
+        self.firstBackoff = firstBackoff
+        self.maxBackoff = maxBackoff
+        backoff = firstBackoff
+    }
+
+    /// A record of the totals topic was read: `total` is its total (nil for a record with nothing to copy).
+    mutating func read(_ tp: KafkaTopicPartition, offset: Int64, total: UsageTotal?) {
+        pendingOffsets[tp] = offset + 1
+        guard let total else { return }
+        pending[tp, default: []].append(total)
+        pendingCount += 1
+    }
+
+    /// Partitions were revoked or lost: what was read from them is forgotten (their offsets were not committed, so
+    /// the next owner reads it again).
+    mutating func revoked(_ gone: [KafkaTopicPartition]) {
+        for tp in gone {
+            pendingCount -= pending.removeValue(forKey: tp)?.count ?? 0
+            pendingOffsets[tp] = nil
+        }
+    }
+
+    /// What to do at `now`.
+    mutating func next(now: ContinuousClock.Instant) -> Step {
+        let due = !pendingOffsets.isEmpty && nextAttempt.map { now >= $0 } ?? true
+        let shouldPause = failing || pendingCount >= maxBatch
+        var step = Step(pause: nil, write: due, pollTimeout: idlePoll)
+        if shouldPause != paused {
+            step.pause = shouldPause
+            paused = shouldPause
+        }
+        if due {
+            step.pollTimeout = .zero
+        } else if let nextAttempt, !pendingOffsets.isEmpty {
+            step.pollTimeout = max(.zero, min(idlePoll, nextAttempt - now))
+        } else if !pendingOffsets.isEmpty {
+            step.pollTimeout = .zero
+        }
+        return step
+    }
+
+    /// The pending totals were written: returns the offsets to commit, and forgets them.
+    mutating func written() -> [KafkaCommittedOffset] {
+        let offsets = pendingOffsets.map { KafkaCommittedOffset($0.key, offset: $0.value) }
+        pending.removeAll(keepingCapacity: true)
+        pendingCount = 0
+        pendingOffsets.removeAll()
+        failing = false
+        backoff = firstBackoff
+        nextAttempt = nil
+        return offsets
+    }
+
+    /// A write failed at `now`: the batch is kept and retried after the backoff (doubling up to `maxBackoff`).
+    /// Returns how long until the retry.
+    mutating func writeFailed(now: ContinuousClock.Instant) -> Duration {
+        failing = true
+        let wait = backoff
+        nextAttempt = now + wait
+        backoff = min(backoff * 2, maxBackoff)
+        return wait
+    }
+
+    /// Every total in hand, for a write.
+    var batch: [UsageTotal] { pending.values.flatMap { $0 } }
+}
