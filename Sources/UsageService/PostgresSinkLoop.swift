@@ -21,6 +21,8 @@ final class PostgresSinkLoop {
     private var revokedPartitions: [KafkaTopicPartition] = []
     /// Partitions assigned while reading was paused: they are paused too once the rebalance is over.
     private var assignedWhilePaused: [KafkaTopicPartition] = []
+    /// Reading every partition outside group management (`stopWhenCaughtUp`).
+    private var readsOutsideGroup = false
     private var delta = PipelineCounters.Snapshot()
 
     init(pipeline: UsagePipeline) {
@@ -39,7 +41,9 @@ final class PostgresSinkLoop {
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { [unowned self] event, _ in
             switch event {
             case .revoked(let gone), .lost(let gone): revokedPartitions += gone
-            case .assigned(let added): if state.paused { assignedWhilePaused += added }
+            case .assigned(let added):
+                state.assigned()
+                if state.paused { assignedWhilePaused += added }
             }
             return [:]
         }
@@ -48,6 +52,7 @@ final class PostgresSinkLoop {
             pipeline.counters.publish(delta)
         }
         if stopWhenCaughtUp {
+            readsOutsideGroup = true
             try configuration.createOutputTopics(logger: logger)
             let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
             let count = try admin.topics()[configuration.totalsTopic] ?? 0
@@ -133,14 +138,29 @@ final class PostgresSinkLoop {
         }
         if wasFailing { logger.info("PostgreSQL sink recovered; writing again") }
         delta.sinkRowsWritten += count
-        let offsets = state.written()
+        commit(state.written(), consumer)
+        publishDelta()
+    }
+
+    /// Commits the offsets of rows written; a refused commit is said once (`SinkState.commitRefused`).
+    private func commit(_ offsets: [KafkaCommittedOffset], _ consumer: KafkaConsumer) {
+        guard state.commitsEnabled else { return }
         do {
             try consumer.commit(offsets)
         } catch {
-            // The rows are written; a re-delivery after a restart is absorbed by the upsert guard.
-            logger.warning("PostgreSQL sink could not commit its offsets (the rows are written; a restart re-reads them harmlessly): \(error)")
+            switch state.commitRefused(notMember: error.isNotGroupMember, outsideGroup: readsOutsideGroup) {
+            case .silent:
+                break
+            case .say:
+                logger.warning("PostgreSQL sink could not commit its offsets (the rows are written; whoever reads them again rewrites them harmlessly); said once until the next assignment: \(error)")
+            case .stopCommitting:
+                logger.notice("""
+                    PostgreSQL sink: the group \(configuration.sinkGroupID) has members (another ferris-usage, or one that was \
+                    killed and whose session has not expired), so this run copies every total but leaves the group's offsets \
+                    to them; nothing is lost (rows are idempotent): \(error)
+                    """)
+            }
         }
-        publishDelta()
     }
 
     private func publishDelta() {

@@ -101,6 +101,38 @@ struct SinkState {
         return wait
     }
 
+    /// What to do about a refused offset commit. Refused commits lose nothing (the rows are written, and whoever
+    /// reads them again rewrites them harmlessly), so they are said once, not per batch.
+    enum CommitRefusal: Equatable {
+        /// Say it now (once until the next assignment).
+        case say
+        /// Said already.
+        case silent
+        /// Reading outside group management, and the group has members (another ferris-usage, or one that was killed
+        /// and whose session the broker has not expired): every commit of this run would be refused, so stop
+        /// committing and say so once.
+        case stopCommitting
+    }
+
+    /// Whether offsets are still committed (see `commitRefused`).
+    private(set) var commitsEnabled = true
+    private var refusalSaid = false
+
+    /// A commit was refused; `notMember` when the coordinator said the committer is not a member of the group's
+    /// current generation, `outsideGroup` when this sink reads without group management.
+    mutating func commitRefused(notMember: Bool, outsideGroup: Bool) -> CommitRefusal {
+        if notMember && outsideGroup {
+            commitsEnabled = false
+            return .stopCommitting
+        }
+        guard !refusalSaid else { return .silent }
+        refusalSaid = true
+        return .say
+    }
+
+    /// Partitions were assigned: a refused commit is said again if it happens.
+    mutating func assigned() { refusalSaid = false }
+
     /// Every total in hand, for a write.
     var batch: [UsageTotal] { pending.values.flatMap { $0 } }
 }

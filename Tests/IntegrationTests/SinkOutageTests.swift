@@ -1,0 +1,73 @@
+import Foundation
+import Kafka
+import Testing
+import UsageSimulation
+import UsageStandard
+
+extension CrashTests {
+    @Test("PostgreSQL down 120 s while the sink catches up a backlog of more than a batch: it stays in its group, does not spin, and is exact afterwards")
+    func sinkOutageLiveness() async throws {
+        let world = World()
+        let topic = world.topic("fleet")
+        try await world.createTopics([topic], partitions: 2)
+        let topologyFile = try Self.topologyFile(for: world)
+        defer { try? FileManager.default.removeItem(at: topologyFile) }
+        // A database of its own, so that stopping it disturbs no other test.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id)-db")
+        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        defer {
+            try? Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+            try? FileManager.default.removeItem(at: directory)
+        }
+        let env = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
+        guard let databaseURL = env.split(separator: "\n").first(where: { $0.hasPrefix("FERRIS_DATABASE_URL=") })?
+            .dropFirst("FERRIS_DATABASE_URL=".count).description else { throw TestSetupError("no database URL in \(directory.path)/env") }
+        let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: databaseURL)
+        defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
+        // 12,050 events, each its own total (one component each): far more than the sink's batch of 5,000.
+        let records = (0..<12_050).map { index in
+            SimulatedRecord(topic: topic, key: "acme", event: UsageEvent(
+                id: "e\(index)", source: "/ferris/gcp/acme/c\(index)", time: Timestamp(milliseconds: h13 + Int64(index % 3_600) * 1_000),
+                tenant: "acme", instance: "acme-gcp", component: "c\(index)", metric: "requests",
+                quantity: Quantity(micros: 1_000_000), unit: "Requests"), mode: .binary)
+        }
+        try await world.produce(records.prefix(50).map { $0.outgoing() })
+        try await Self.waitUntilAccounted(world, count: 50)
+        _ = try await world.totals(databaseURL: databaseURL)
+        try Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+        let stoppedAt = ContinuousClock.now
+        let cpuBefore = try Self.cpuSeconds(service.processIdentifier)
+        try await world.produce(records.dropFirst(50).map { $0.outgoing() })
+        try await Self.waitUntilAccounted(world, count: records.count)
+        try await Task.sleep(until: stoppedAt + .seconds(120))
+        let cpuDuringOutage = try Self.cpuSeconds(service.processIdentifier) - cpuBefore
+        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id).log")
+        let logDuringOutage = try String(contentsOf: logFile, encoding: .utf8)
+        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        let (kafka, postgres) = try await world.totals(databaseURL: databaseURL, seconds: 120)
+        kill(service.processIdentifier, SIGTERM)
+        service.waitUntilExit()
+        let expected = ExpectedTotals(records: records)
+        let failedWrites = logDuringOutage.components(separatedBy: "PostgreSQL sink write failed").count - 1
+        print("sink outage test: \(records.count) totals behind, PostgreSQL down 120 s: \(failedWrites) failed writes, \(cpuDuringOutage) CPU-s over the outage; differences: Kafka \(expected.differences(from: kafka).count), PostgreSQL \(expected.differences(from: postgres).count)")
+        #expect(failedWrites >= 8 && failedWrites <= 25, "retried on the backoff schedule (0.5 s doubling to 10 s), not in a loop")
+        #expect(!logDuringOutage.contains("poll interval"), "never evicted for not polling (max.poll.interval.ms)")
+        #expect(!logDuringOutage.contains("partitions revoked") && !logDuringOutage.contains("partitions lost"),
+                "no member left its group during the outage")
+        #expect(cpuDuringOutage < 30, "waiting for the database must not burn a core (\(cpuDuringOutage) CPU-s in 120 s)")
+        #expect(expected.differences(from: kafka) == [])
+        #expect(expected.differences(from: postgres) == [])
+        #expect(service.terminationStatus == 0)
+    }
+
+    /// CPU seconds (user + system) a process has used so far, from /proc.
+    static func cpuSeconds(_ pid: pid_t) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        guard let close = stat.lastIndex(of: ")") else { throw TestSetupError("unreadable /proc/\(pid)/stat") }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw TestSetupError("unreadable /proc/\(pid)/stat")
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+}

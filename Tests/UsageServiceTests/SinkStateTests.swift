@@ -1,0 +1,90 @@
+import Kafka
+import Testing
+import UsageStandard
+@testable import UsageService
+
+@Suite("PostgreSQL sink state machine")
+struct SinkStateTests {
+    let start = ContinuousClock.now
+    let totals = KafkaTopicPartition(topic: "ferris.usage.totals", partition: 0)
+
+    func total(_ offset: Int64) -> UsageTotal {
+        UsageTotal(key: UsageKey(tenant: "acme", instance: "i", component: "c", metric: "requests"),
+                   windowStart: Timestamp(milliseconds: base), windowEnd: Timestamp(milliseconds: base + hour),
+                   quantity: Quantity(micros: 1_000_000), unit: "Requests", eventCount: 1, status: .provisional,
+                   sourcePartition: "t:0", lastOffset: offset)
+    }
+
+    @Test("what was read is written at once, then its offsets are committed")
+    func writeThenCommit() {
+        var state = SinkState()
+        #expect(state.next(now: start) == SinkState.Step(pause: nil, write: false, pollTimeout: .milliseconds(100)))
+        state.read(totals, offset: 41, total: total(41))
+        state.read(totals, offset: 42, total: nil)
+        #expect(state.next(now: start) == SinkState.Step(pause: nil, write: true, pollTimeout: .zero))
+        #expect(state.batch.count == 1)
+        #expect(state.written() == [KafkaCommittedOffset(totals, offset: 43)])
+        #expect(state.pendingCount == 0 && state.pendingOffsets.isEmpty)
+    }
+
+    @Test("with the database down and more than a batch behind, the sink keeps polling without spinning, retries with backoff and resumes")
+    func outageLiveness() {
+        var state = SinkState(maxBatch: 3)
+        for offset in 0..<5 as Range<Int64> { state.read(totals, offset: offset, total: total(offset)) }
+        var now = start
+        var step = state.next(now: now)
+        #expect(step.pause == true, "a full batch pauses reading")
+        #expect(step.write)
+        #expect(state.writeFailed(now: now) == .milliseconds(500))
+        // 120 s of outage in 10 ms steps: every step polls (the member stays in its group), none spins with a zero
+        // timeout while waiting, and writes are only attempted on the backoff schedule (0.5 s doubling to 10 s).
+        var attempts = 1
+        while now < start + .seconds(120) {
+            now += .milliseconds(10)
+            step = state.next(now: now)
+            #expect(step.pause == nil, "stays paused")
+            if step.write {
+                attempts += 1
+                _ = state.writeFailed(now: now)
+            } else {
+                #expect(step.pollTimeout > .zero && step.pollTimeout <= .milliseconds(100))
+            }
+        }
+        #expect(attempts >= 12 && attempts <= 18, "\(attempts) attempts: 0.5, 1, 2, 4, 8, then every 10 s")
+        #expect(state.backoff == .seconds(10))
+        // The database is back: the next attempt writes everything and reading resumes.
+        now += .seconds(10)
+        step = state.next(now: now)
+        #expect(step.write)
+        #expect(state.written() == [KafkaCommittedOffset(totals, offset: 5)])
+        #expect(state.next(now: now).pause == false)
+        #expect(state.backoff == .milliseconds(500))
+    }
+
+    @Test("what was read from revoked partitions is forgotten (the next owner reads it again)")
+    func revoked() {
+        var state = SinkState()
+        let other = KafkaTopicPartition(topic: "ferris.usage.totals", partition: 1)
+        state.read(totals, offset: 1, total: total(1))
+        state.read(other, offset: 7, total: total(7))
+        state.revoked([totals])
+        #expect(state.pendingCount == 1)
+        #expect(state.written() == [KafkaCommittedOffset(other, offset: 8)])
+    }
+
+    @Test("refused commits are said once: outside the group they stop committing for the run; as a member, once per assignment")
+    func refusedCommits() {
+        var outside = SinkState()
+        #expect(outside.commitRefused(notMember: true, outsideGroup: true) == .stopCommitting)
+        #expect(!outside.commitsEnabled, "every later commit of the run would be refused too: none is tried")
+        var member = SinkState()
+        #expect(member.commitRefused(notMember: true, outsideGroup: false) == .say)
+        for _ in 0..<50 { #expect(member.commitRefused(notMember: true, outsideGroup: false) == .silent) }
+        #expect(member.commitsEnabled)
+        member.assigned()
+        #expect(member.commitRefused(notMember: false, outsideGroup: false) == .say)
+        var other = SinkState()
+        #expect(other.commitRefused(notMember: false, outsideGroup: true) == .say, "a broker error that is not about membership")
+        #expect(other.commitsEnabled)
+    }
+}
