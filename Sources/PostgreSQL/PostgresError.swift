@@ -6,8 +6,6 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
         case connection
         /// The server rejected a statement.
         case statement
-        /// A result did not have the shape the caller expected.
-        case result
     }
 
     /// What kind of failure this is.

@@ -24,7 +24,7 @@ public final class PostgresTotalsSink {
         }
         self.table = table
         do {
-            connection = try PostgresConnection(url: url, logger: logger)
+            connection = try PostgresConnection(url: url)
             try Self.migrate(connection, table: table)
         } catch {
             throw UsageServiceError("PostgreSQL sink: \(error)")

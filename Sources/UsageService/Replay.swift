@@ -256,7 +256,7 @@ final class ReplayStore {
     init(url: String, table: String, logger: Logger) throws {
         _ = try PostgresTotalsSink(url: url, table: table, logger: logger)  // applies the schema
         self.table = table
-        db = try PostgresConnection(url: url, logger: logger)
+        db = try PostgresConnection(url: url)
     }
 
     /// Continues the unpublished replay of the same request and topology, or starts a new revision (abandoning any

@@ -28,7 +28,7 @@ public enum TotalsReader {
 
     /// The current totals (the view `table`: highest revision per key and window, retractions left out).
     public static func fromPostgres(url: String, table: String = "usage_totals", logger: Logger) throws -> [UsageTotal] {
-        try read(PostgresConnection(url: url, logger: logger), from: table)
+        try read(PostgresConnection(url: url), from: table)
     }
 
     /// The totals in `relation` (the current-totals view or the revisions table) that meet `condition`.
