@@ -370,6 +370,11 @@ final class PipelineLoop {
                 deadLettersPending = false
                 deadLetterFailure = nil
                 return [:]
+            case .assignFailed(let failed):
+                // Never read: drop what `.assigned` prepared (the next poll throws, and the loop stops).
+                for tp in failed { partitions[tp] = nil }
+                byIdentity = byIdentity.filter { partitions[$0.value.topicPartition] != nil }
+                return [:]
             }
         } catch {
             logger.error("rebalance handling failed: \(error)")

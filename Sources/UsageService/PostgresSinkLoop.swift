@@ -40,7 +40,7 @@ final class PostgresSinkLoop {
         config["group.instance.id"] = configuration.memberID.map { $0 + ".postgres" }
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { [unowned self] event, _ in
             switch event {
-            case .revoked(let gone), .lost(let gone): revokedPartitions.formUnion(gone)
+            case .revoked(let gone), .lost(let gone), .assignFailed(let gone): revokedPartitions.formUnion(gone)
             case .assigned: break
             }
             return [:]
