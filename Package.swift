@@ -23,7 +23,7 @@ let package = Package(
                        providers: [.apt(["libpq-dev"])]),
         // Thin, safe wrappers.
         .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "PostgreSQL", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "PostgreSQL", dependencies: ["CLibPQ"]),
         // The usage standard: CloudEvents codec, usage event and totals model. No I/O.
         .target(name: "UsageStandard"),
         // The stage library: windows and aggregation. No I/O.
