@@ -23,7 +23,7 @@ let package = Package(
                        providers: [.apt(["libpq-dev"])]),
         // Thin, safe wrappers.
         .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "PostgreSQL", dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "PostgreSQL", dependencies: ["CLibPQ"]),
         // The usage standard: CloudEvents codec, usage event and totals model. No I/O.
         .target(name: "UsageStandard"),
         // The stage library: windows and aggregation. No I/O.
@@ -32,8 +32,7 @@ let package = Package(
         .target(name: "UsageTopology", dependencies: ["UsageStages", "UsageStandard",
                                                       .product(name: "Yams", package: "Yams")]),
         // The totals in PostgreSQL: schema and migrations, the sink's guarded upserts, current figures, replay bookkeeping.
-        .target(name: "UsagePostgres", dependencies: ["PostgreSQL", "UsageStandard",
-                                                      .product(name: "Logging", package: "swift-log")]),
+        .target(name: "UsagePostgres", dependencies: ["PostgreSQL", "UsageStandard"]),
         // The service: the consume -> aggregate -> sink -> commit loop (a state machine and its driver) and its sinks.
         .target(name: "UsageService", dependencies: [
             "Kafka", "UsagePostgres", "UsageStandard", "UsageStages", "UsageTopology",

@@ -4,6 +4,7 @@ worked examples validate against them (and deliberately broken ones do not), and
 well-formed: required fields present, every $ref resolves, every operation names a channel and messages of
 that channel, and every referenced schema file exists and is a valid schema. Exit 1 on any problem."""
 import copy
+import decimal
 import json
 import pathlib
 import sys
@@ -73,6 +74,7 @@ broken = {
     "unit of another metric": lambda e: e["data"].update(unit="Requests"),
     "negative quantity without corrects": lambda e: e["data"].update(quantity=-1),
     "time without seconds": lambda e: e.update(time="2026-11-25T13:00Z"),
+    "second 60 (a leap second)": lambda e: e.update(time="2016-12-31T23:59:60Z"),
     "upper-case extension": lambda e: e.update(Region="x"),
     "data and data_base64": lambda e: e.update(data_base64="e30="),
     "other type": lambda e: e.update(type="com.example.other"),
@@ -87,6 +89,15 @@ correction["corrects"] = "/ferris/gcp/solo-gcp/kafka#solo-0"
 correction["data"]["quantity"] = -1
 if not event_validator.is_valid(correction):
     problem("usage-event schema refuses a correction with a negative quantity")
+
+# The quantity bounds, read exactly (as decimals): the largest magnitude the service accepts and one millionth more.
+data_schema = json.loads((DOCS / "schemas" / "usage-event-data.v1.schema.json").read_text(), parse_float=decimal.Decimal)
+exact = jsonschema.Draft202012Validator(data_schema)
+for text, accepted in [("9223372036854.775807", True), ("-9223372036854.775807", True),
+                       ("9223372036854.775808", False), ("-9223372036854.775808", False)]:
+    data = {"metric": "requests", "unit": "Requests", "quantity": decimal.Decimal(text)}
+    if exact.is_valid(data) != accepted:
+        problem(f"usage-event-data schema {'refuses' if accepted else 'accepts'} quantity {text}")
 
 # Topology files.
 topology_validator = validator("topology.v1.schema.json")

@@ -23,10 +23,12 @@ public struct LocalServices: Sendable {
         self.databasePort = databasePort
     }
 
-    /// Starts both services with their state in `directory` (created if needed).
+    /// Starts both services with their state in `directory` (created if needed). Refuses while services started
+    /// there earlier still run (a second start would orphan them); pid files of processes that are gone do not count.
     public static func start(in directory: URL, logger: Logger) throws -> LocalServices {
         let files = FileManager.default
         try files.createDirectory(at: directory, withIntermediateDirectories: true)
+        try refuseIfRunning(in: directory, postgresOnly: false)
         let services = LocalServices(directory: directory, brokerPort: try freePort(), databasePort: try freePort())
         try services.startBroker(logger: logger)
         do {
@@ -44,6 +46,7 @@ public struct LocalServices: Sendable {
     /// (to simulate a database outage and recovery), else a new one on a free port.
     public static func startPostgresOnly(in directory: URL, logger: Logger) throws -> LocalServices {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try refuseIfRunning(in: directory, postgresOnly: true)
         var env = read(from: directory)
         let earlier = env["FERRIS_DATABASE_URL"].flatMap { url in
             url.split(separator: ":").last?.split(separator: "/").first.flatMap { Int($0) }
@@ -111,6 +114,39 @@ public struct LocalServices: Sendable {
             try? FileManager.default.removeItem(at: pidFile)
         }
         logger.info("stopped local services", metadata: ["directory": "\(directory.path)"])
+    }
+
+    /// Throws when the broker (unless `postgresOnly`) or PostgreSQL started earlier in `directory` still runs; otherwise
+    /// clears PostgreSQL's stale lock file.
+    private static func refuseIfRunning(in directory: URL, postgresOnly: Bool) throws {
+        var running: [String] = []
+        if !postgresOnly, let pid = livePid(in: directory.appendingPathComponent("tansu.pid")) {
+            running.append("the broker (pid \(pid))")
+        }
+        if let pid = livePid(in: directory.appendingPathComponent("pgdata/postmaster.pid")) {
+            running.append("PostgreSQL (pid \(pid))")
+        }
+        guard !running.isEmpty else {
+            // A lock file of a server that is gone: PostgreSQL would take an unreaped (zombie) pid in it for a live server.
+            try? FileManager.default.removeItem(at: directory.appendingPathComponent("pgdata/postmaster.pid"))
+            return
+        }
+        throw LocalServicesError("""
+            \(running.joined(separator: " and ")) started in \(directory.path) \(running.count == 1 ? "is" : "are") already running \
+            (addresses in \(directory.appendingPathComponent("env").path)); use them, or stop them first with \
+            `ferris-usage services stop --dir \(directory.path)`
+            """)
+    }
+
+    /// The pid on the first line of `file` when that process is alive (a zombie is not).
+    private static func livePid(in file: URL) -> pid_t? {
+        guard let text = try? String(contentsOf: file, encoding: .utf8),
+              let pid = text.split(whereSeparator: \.isNewline).first.flatMap({ pid_t($0.trimmingCharacters(in: .whitespaces)) }),
+              pid > 0, kill(pid, 0) == 0 || errno == EPERM else { return nil }
+        // On Linux, a process that exited but was not reaped yet still answers kill(pid, 0).
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let end = stat.lastIndex(of: ")"),
+           stat[stat.index(after: end)...].hasPrefix(" Z") { return nil }
+        return pid
     }
 
     /// Reads the addresses of services started earlier in `directory`.

@@ -21,23 +21,20 @@ public struct KafkaNewTopic: Sendable {
     }
 }
 
-/// Administrative operations: topic creation and metadata. Blocking: call from a dedicated thread.
-public final class KafkaAdmin: @unchecked Sendable {
-    private let handle: OpaquePointer
-    private let logs: KafkaLogBridge
+/// Administrative operations: topic creation and metadata. Blocking, and not `Sendable`: call it from the one
+/// thread that made it.
+public final class KafkaAdmin {
+    private let client: KafkaClientHandle
 
     /// Creates an admin client from a configuration (only connection properties are needed).
     public init(configuration: KafkaConfiguration, logger: Logger) throws(KafkaError) {
-        let handle = try configuration.withDefaults(["log_level": rdkafkaLogLevel(for: logger.logLevel)])
-            .makeHandle(RD_KAFKA_PRODUCER, "admin client")
-        self.handle = handle
-        self.logs = KafkaLogBridge(handle: handle, logger: logger)
+        client = try KafkaClientHandle(
+            taking: try configuration.withDefaults(["log_level": rdkafkaLogLevel(for: logger.logLevel)])
+                .makeHandle(RD_KAFKA_PRODUCER, "admin client"),
+            logger: logger)
     }
 
-    deinit {
-        logs.destroy()
-        rd_kafka_destroy(handle)
-    }
+    private var handle: OpaquePointer { client.pointer }
 
     /// Creates topics; a topic that already exists is not an error.
     public func createTopics(_ topics: [KafkaNewTopic], timeoutMilliseconds: Int32 = 30_000) throws(KafkaError) {
@@ -58,33 +55,45 @@ public final class KafkaAdmin: @unchecked Sendable {
                 }
             }
         }
-        let queue = rd_kafka_queue_new(handle)
+        guard let queue = rd_kafka_queue_new(handle) else {
+            throw KafkaError(.operation, "CreateTopics: librdkafka could not create a result queue (out of memory?)")
+        }
         defer { rd_kafka_queue_destroy(queue) }
-        let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS)
+        guard let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS) else {
+            throw KafkaError(.operation, "CreateTopics: librdkafka could not create the request options")
+        }
         defer { rd_kafka_AdminOptions_destroy(options) }
-        _ = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errorBuffer, errorBuffer.count)
+        let timeoutErr = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errorBuffer, errorBuffer.count)
+        guard timeoutErr == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.operation, code: timeoutErr.rawValue,
+                             "CreateTopics: operation timeout \(timeoutMilliseconds) ms refused: \(string(fromBuffer: errorBuffer))")
+        }
         natives.withUnsafeMutableBufferPointer { buffer in
             rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
         }
         guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 5_000) else {
-            logs.drain()
+            client.drain()
             throw KafkaError(.timeout, "CreateTopics got no answer within \(timeoutMilliseconds) ms; is the broker reachable?")
         }
         defer { rd_kafka_event_destroy(event) }
-        logs.drain()
+        client.drain()
         let err = rd_kafka_event_error(event)
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "CreateTopics")
         }
-        guard let result = rd_kafka_event_CreateTopics_result(event) else { return }
         var count = 0
-        guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
+        guard let result = rd_kafka_event_CreateTopics_result(event),
+              let results = rd_kafka_CreateTopics_result_topics(result, &count), count == topics.count else {
+            throw KafkaError(.operation, "CreateTopics: the answer does not hold a result for each of \(topics.map(\.name))")
+        }
         for index in 0..<count {
-            guard let topicResult = results[index] else { continue }
+            guard let topicResult = results[index] else {
+                throw KafkaError(.operation, "CreateTopics: the answer lacks the result of topic \(index + 1)")
+            }
             let topicErr = rd_kafka_topic_result_error(topicResult)
             if topicErr == RD_KAFKA_RESP_ERR_NO_ERROR || topicErr == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS { continue }
-            let name = String(cString: rd_kafka_topic_result_name(topicResult))
-            let text = rd_kafka_topic_result_error_string(topicResult).map { String(cString: $0) } ?? ""
+            let name = string(rd_kafka_topic_result_name(topicResult), or: "?")
+            let text = string(rd_kafka_topic_result_error_string(topicResult), or: describe(topicErr))
             throw KafkaError(.operation, code: topicErr.rawValue, "create topic '\(name)': \(text)")
         }
     }
@@ -93,7 +102,7 @@ public final class KafkaAdmin: @unchecked Sendable {
     public func topics(timeoutMilliseconds: Int32 = 10_000) throws(KafkaError) -> [String: Int32] {
         var metadata: UnsafePointer<rd_kafka_metadata>?
         let err = rd_kafka_metadata(handle, 1, nil, &metadata, timeoutMilliseconds)
-        logs.drain()
+        client.drain()
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let metadata else {
             throw KafkaError(.operation, err, context: "fetch cluster metadata")
         }
@@ -101,9 +110,13 @@ public final class KafkaAdmin: @unchecked Sendable {
         var result: [String: Int32] = [:]
         for index in 0..<Int(metadata.pointee.topic_cnt) {
             let topic = metadata.pointee.topics[index]
-            if topic.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-                result[String(cString: topic.topic)] = topic.partition_cnt
+            guard let name = topic.topic.map({ String(cString: $0) }) else { continue }
+            // A topic the broker reports with an error (no leader yet, not authorized) is not left out silently:
+            // a reader would take it for absent and read nothing.
+            guard topic.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.operation, topic.err, context: "metadata of topic '\(name)'")
             }
+            result[name] = topic.partition_cnt
         }
         return result
     }

@@ -74,7 +74,7 @@ public struct KafkaTopicPartition: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// The librdkafka version loaded at run time, e.g. "2.8.0".
-public var librdkafkaVersion: String { String(cString: rd_kafka_version_str()) }
+public var librdkafkaVersion: String { string(rd_kafka_version_str(), or: "unknown") }
 
 /// The librdkafka version loaded at run time as a number (0xMMmmrrxx).
 public var librdkafkaVersionNumber: Int32 { rd_kafka_version() }

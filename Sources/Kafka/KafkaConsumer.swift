@@ -1,36 +1,20 @@
 import CRdKafka
 import Logging
 
-/// A change of the consumer's partition assignment, handed to the rebalance handler.
-public enum KafkaRebalance: Sendable {
-    /// Partitions were assigned to this consumer.
-    case assigned([KafkaTopicPartition])
-    /// Partitions are being taken away from this consumer; their work must be committed now.
-    case revoked([KafkaTopicPartition])
-    /// Partitions were lost: the group moved on without this consumer (e.g. it was paused longer than the session
-    /// timeout) and may already have given them to another member. Their work can no longer be committed.
-    case lost([KafkaTopicPartition])
-}
-
-/// Decides what happens on a rebalance. Called synchronously on the polling thread, from inside `poll`.
-///
-/// For `.assigned`, return the offset to start each partition at (absent partitions start at the committed
-/// offset, or per `auto.offset.reset` when the group has none). For `.revoked`, return an empty dictionary
-/// after flushing and committing the partitions' work; for `.lost`, after dropping it.
-public typealias KafkaRebalanceHandler = (KafkaRebalance, KafkaConsumer) -> [KafkaTopicPartition: Int64]
-
 /// A consumer in a consumer group: pattern subscription, batch polling and manual commits.
 ///
-/// Every method blocks and must be called from one thread at a time, never from Swift's cooperative pool:
-/// the service runs its consume loop on a dedicated thread.
-public final class KafkaConsumer: @unchecked Sendable {
-    let handle: OpaquePointer
-    let queue: OpaquePointer
-    let logs: KafkaLogBridge
-    let logger: Logger
+/// Every method blocks. Not `Sendable`: it is used from the one thread that made it, never from Swift's cooperative
+/// pool (the service runs each consume loop on a dedicated thread).
+public final class KafkaConsumer {
+    private let client: KafkaClientHandle
+    /// The consumer group's queue: records, errors and rebalances.
+    private let queue: OpaquePointer
+    private let logger: Logger
     private let rebalanceBox: RebalanceBox
     private var batch: [UnsafeMutablePointer<rd_kafka_message_t>?]
     private var closed = false
+    /// A rebalance whose assignment librdkafka did not take, thrown by the next `poll`.
+    private var rebalanceFailure: KafkaError?
 
     /// The partitions currently assigned.
     public private(set) var assignment: Set<KafkaTopicPartition> = []
@@ -40,6 +24,9 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// another producer does not keep a reader from finishing.
     public private(set) var reachedEnd: Set<KafkaTopicPartition> = []
     private let tracksEnds: Bool
+
+    /// The `rd_kafka_t` handle.
+    var handle: OpaquePointer { client.pointer }
 
     /// Creates a consumer. `group.id` must be set; `enable.auto.commit` is forced off and
     /// `auto.offset.reset` defaults to `earliest` so that a new group never skips data.
@@ -55,16 +42,21 @@ public final class KafkaConsumer: @unchecked Sendable {
         config["enable.auto.commit"] = "false"
         config["enable.auto.offset.store"] = "false"
         let box = RebalanceBox(handler: rebalance)
-        let handle = try config.makeHandle(RD_KAFKA_CONSUMER, "consumer") { conf in
+        let client = try KafkaClientHandle(taking: try config.makeHandle(RD_KAFKA_CONSUMER, "consumer") { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceTrampoline)
+        }, logger: logger)
+        let err = rd_kafka_poll_set_consumer(client.pointer)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.clientCreation, err, context: "route the consumer's events to its group queue")
         }
-        self.handle = handle
+        guard let queue = rd_kafka_queue_get_consumer(client.pointer) else {
+            throw KafkaError(.clientCreation, "librdkafka gave the consumer no group queue; is 'group.id' set?")
+        }
+        self.client = client
+        self.queue = queue
         self.logger = logger
-        self.logs = KafkaLogBridge(handle: handle, logger: logger)
         self.rebalanceBox = box
-        rd_kafka_poll_set_consumer(handle)
-        self.queue = rd_kafka_queue_get_consumer(handle)
         self.batch = Array(repeating: nil, count: max(1, maxBatch))
         self.tracksEnds = config["enable.partition.eof"] == "true"
         box.consumer = self
@@ -73,8 +65,7 @@ public final class KafkaConsumer: @unchecked Sendable {
     deinit {
         close()
         rd_kafka_queue_destroy(queue)
-        logs.destroy()
-        rd_kafka_destroy(handle)
+        // `client` goes next: its log queue, then the handle.
     }
 
     /// Subscribes to topics. A name starting with `^` is a regular expression matched against all topics,
@@ -92,27 +83,38 @@ public final class KafkaConsumer: @unchecked Sendable {
     /// Polls up to one batch of records, waiting at most `timeoutMilliseconds` for the first one,
     /// and hands each to `body`. Rebalance handlers run inside this call. Returns the number of records.
     ///
-    /// Partition-end and transient errors are logged; a fatal error is thrown.
+    /// Partition-end and transient errors are logged; a fatal error, and an assignment librdkafka did not take
+    /// (see `KafkaRebalance.assignFailed`), are thrown.
     @discardableResult
     public func poll(timeoutMilliseconds: Int32, _ body: (KafkaRecord) throws -> Void) throws -> Int {
-        logs.drain()
+        client.drain()
         // librdkafka's batch call waits until the whole batch is filled or the timeout passes, which would stall a
         // consumer that is faster than its fetches: take what is queued without waiting, and only when nothing is,
         // wait for a single record.
         var count = batch.withUnsafeMutableBufferPointer { buffer in
             rd_kafka_consume_batch_queue(queue, 0, buffer.baseAddress, buffer.count)
         }
-        if count == 0 {
+        if count == 0 && rebalanceFailure == nil {
             count = batch.withUnsafeMutableBufferPointer { buffer in
                 rd_kafka_consume_batch_queue(queue, timeoutMilliseconds, buffer.baseAddress, 1)
             }
         }
-        guard count > 0 else { return 0 }
-        var records = 0
+        let taken = max(0, count)
         defer {
-            for index in 0..<count { if let message = batch[index] { rd_kafka_message_destroy(message) } }
+            for index in 0..<taken {
+                if let message = batch[index] { rd_kafka_message_destroy(message) }
+                batch[index] = nil
+            }
         }
-        for index in 0..<count {
+        if let failure = rebalanceFailure {
+            rebalanceFailure = nil
+            throw failure
+        }
+        guard count >= 0 else {
+            throw KafkaError(.operation, rd_kafka_last_error(), context: "poll the consumer queue")
+        }
+        var records = 0
+        for index in 0..<taken {
             guard let message = batch[index] else { continue }
             let err = message.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -122,17 +124,16 @@ public final class KafkaConsumer: @unchecked Sendable {
             } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 if tracksEnds { reachedEnd.insert(Self.topicPartition(of: message)) }
             } else if err == RD_KAFKA_RESP_ERR__FATAL {
-                throw fatalError()
+                throw fatalConsumerError() ?? KafkaError(.fatal, "fatal consumer error; the consumer must be recreated (restart the service)")
             } else {
-                logger.warning("consumer error: \(String(cString: rd_kafka_err2str(err)))",
-                               metadata: ["partition": "\(message.pointee.partition)"])
+                logger.warning("consumer error: \(describe(err))", metadata: ["partition": "\(message.pointee.partition)"])
             }
         }
         return records
     }
 
     private static func topicPartition(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> KafkaTopicPartition {
-        KafkaTopicPartition(topic: message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "",
+        KafkaTopicPartition(topic: message.pointee.rkt.map { string(rd_kafka_topic_name($0)) } ?? "",
                             partition: message.pointee.partition)
     }
 
@@ -170,19 +171,12 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "fetch committed offsets for \(partitions)")
         }
-        return list.elements.map { KafkaCommittedOffset($0.tp, offset: $0.offset) }
-    }
-
-    /// The low and high watermark offsets of a partition, asked of the broker.
-    public func watermarks(_ tp: KafkaTopicPartition, timeoutMilliseconds: Int32 = 10_000)
-        throws(KafkaError) -> (low: Int64, high: Int64) {
-        var low: Int64 = 0
-        var high: Int64 = 0
-        let err = rd_kafka_query_watermark_offsets(handle, tp.topic, tp.partition, &low, &high, timeoutMilliseconds)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(.operation, err, context: "query watermarks of \(tp)")
+        return try list.elements.map { element throws(KafkaError) in
+            guard element.error == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.operation, element.error, context: "fetch the committed offset of \(element.tp)")
+            }
+            return KafkaCommittedOffset(element.tp, offset: element.offset)
         }
-        return (low, high)
     }
 
     /// The low and high watermarks librdkafka last saw in fetch responses (no broker round trip);
@@ -195,12 +189,13 @@ public final class KafkaConsumer: @unchecked Sendable {
         return (low, high)
     }
 
-    /// The consumer's fetch positions (next offset to be consumed) for `partitions`; negative when unknown.
+    /// The consumer's fetch positions (next offset to be consumed) for `partitions`; negative when none is known yet
+    /// (nothing fetched), absent for a partition librdkafka does not know.
     public func positions(_ partitions: [KafkaTopicPartition]) -> [KafkaTopicPartition: Int64] {
         let list = TopicPartitionList(partitions)
-        _ = list.withList { rd_kafka_position(handle, $0) }
+        guard list.withList({ rd_kafka_position(handle, $0) }) == RD_KAFKA_RESP_ERR_NO_ERROR else { return [:] }
         var result: [KafkaTopicPartition: Int64] = [:]
-        for element in list.elements { result[element.tp] = element.offset }
+        for element in list.elements where element.error == RD_KAFKA_RESP_ERR_NO_ERROR { result[element.tp] = element.offset }
         return result
     }
 
@@ -209,7 +204,7 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !partitions.isEmpty else { return }
         let list = TopicPartitionList(partitions)
         let err = list.withList { rd_kafka_pause_partitions(handle, $0) }
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "pause \(partitions)") }
+        try Self.check(err, list, "pause")
     }
 
     /// Resumes fetching `partitions` paused with `pause`.
@@ -217,7 +212,17 @@ public final class KafkaConsumer: @unchecked Sendable {
         guard !partitions.isEmpty else { return }
         let list = TopicPartitionList(partitions)
         let err = list.withList { rd_kafka_resume_partitions(handle, $0) }
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "resume \(partitions)") }
+        try Self.check(err, list, "resume")
+    }
+
+    /// Throws the call's error, or the first partition's.
+    private static func check(_ err: rd_kafka_resp_err_t, _ list: TopicPartitionList, _ what: String) throws(KafkaError) {
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(.operation, err, context: "\(what) \(list.elements.map(\.tp))")
+        }
+        for element in list.elements where element.error != RD_KAFKA_RESP_ERR_NO_ERROR {
+            throw KafkaError(.operation, element.error, context: "\(what) \(element.tp)")
+        }
     }
 
     /// For each partition, the earliest offset whose record timestamp is at or after `timestampMilliseconds`
@@ -247,57 +252,68 @@ public final class KafkaConsumer: @unchecked Sendable {
         closed = true
         let err = rd_kafka_consumer_close(handle)
         if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("consumer close: \(String(cString: rd_kafka_err2str(err)))")
+            logger.warning("consumer close: \(describe(err))")
         }
-        logs.drain()
+        client.drain()
     }
 
-    private func fatalError() -> KafkaError {
+    /// The fatal error librdkafka raised for this consumer; nil while there is none.
+    private func fatalConsumerError() -> KafkaError? {
         var buffer = [CChar](repeating: 0, count: 512)
         let err = rd_kafka_fatal_error(handle, &buffer, buffer.count)
+        guard err != RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
         return KafkaError(.fatal, code: err.rawValue,
                           "fatal consumer error: \(string(fromBuffer: buffer)); the consumer must be recreated (restart the service)")
     }
 
+    /// The assignment as librdkafka holds it; nil when it cannot say.
+    private func currentAssignment() -> Set<KafkaTopicPartition>? {
+        var list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?
+        guard rd_kafka_assignment(handle, &list) == RD_KAFKA_RESP_ERR_NO_ERROR, let list else { return nil }
+        defer { rd_kafka_topic_partition_list_destroy(list) }
+        return Set(TopicPartitionList.elements(of: list).map(\.tp))
+    }
+
     fileprivate func handleRebalance(_ err: rd_kafka_resp_err_t,
                                      _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(handle)) == "COOPERATIVE"
         let partitions = TopicPartitionList.elements(of: list).map(\.tp)
         switch err {
+        // The cooperative protocol also calls back with empty increments; the handler only hears of changes.
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            let starts = rebalanceBox.handler(.assigned(partitions), self)
-            for index in 0..<Int(list.pointee.cnt) {
-                let element = list.pointee.elems[index]
-                let tp = KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition)
+            let starts = partitions.isEmpty ? [:] : rebalanceBox.handler(.assigned(partitions), self)
+            for (index, tp) in partitions.enumerated() {
                 if let start = starts[tp] { list.pointee.elems[index].offset = start }
             }
-            if cooperative {
-                if let failure = rd_kafka_incremental_assign(handle, list) {
-                    logger.error("assign failed: \(String(cString: rd_kafka_error_string(failure)))")
-                    rd_kafka_error_destroy(failure)
-                }
-            } else {
-                let err = rd_kafka_assign(handle, list)
-                if err != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    logger.error("assign failed: \(String(cString: rd_kafka_err2str(err)))")
-                }
+            let failure = Rebalancing.take(handle, list)
+            // What librdkafka holds is the truth: a fatal error turns an assign into an unassign without an error.
+            let taken = currentAssignment() ?? (failure == nil ? assignment.union(partitions) : assignment)
+            assignment = taken
+            let missing = partitions.filter { !taken.contains($0) }
+            guard failure != nil || !missing.isEmpty else {
+                if !partitions.isEmpty { logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"]) }
+                return
             }
-            assignment.formUnion(partitions)
-            logger.info("partitions assigned", metadata: ["partitions": "\(partitions)"])
+            let cause = fatalConsumerError() ?? failure
+                ?? KafkaError(.operation, "librdkafka did not take the assignment of \(missing); restart the consumer")
+            logger.error("assignment not taken: \(cause)", metadata: ["partitions": "\(missing)"])
+            _ = rebalanceBox.handler(.assignFailed(missing), self)
+            rebalanceFailure = rebalanceFailure ?? cause
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(handle) != 0
-            _ = rebalanceBox.handler(lost ? .lost(partitions) : .revoked(partitions), self)
-            if cooperative {
-                if let failure = rd_kafka_incremental_unassign(handle, list) { rd_kafka_error_destroy(failure) }
-            } else {
-                _ = rd_kafka_assign(handle, nil)
+            if !partitions.isEmpty { _ = rebalanceBox.handler(lost ? .lost(partitions) : .revoked(partitions), self) }
+            if let failure = Rebalancing.release(handle, list) { logger.error("unassign failed: \(failure)") }
+            assignment = currentAssignment() ?? assignment.subtracting(partitions)
+            if !partitions.isEmpty {
+                logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
             }
-            assignment.subtract(partitions)
-            logger.info("partitions revoked", metadata: ["partitions": "\(partitions)"])
         default:
-            logger.error("rebalance error: \(String(cString: rd_kafka_err2str(err)))")
-            _ = rd_kafka_assign(handle, nil)
-            assignment.removeAll()
+            // librdkafka documents only the two cases above; for anything else its advice is to give up everything.
+            logger.error("rebalance error: \(describe(err)); giving up the assignment")
+            let held = Array(assignment)
+            if !held.isEmpty { _ = rebalanceBox.handler(.lost(held), self) }
+            let all = TopicPartitionList(held)
+            if let failure = all.withList({ Rebalancing.release(handle, $0) }) { logger.error("unassign failed: \(failure)") }
+            assignment = currentAssignment() ?? []
         }
     }
 }
@@ -312,10 +328,11 @@ private final class RebalanceBox {
 private func rebalanceTrampoline(_ rk: OpaquePointer?, _ err: rd_kafka_resp_err_t,
                                  _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
                                  _ opaque: UnsafeMutableRawPointer?) {
-    guard let opaque, let list else { return }
+    guard let rk, let opaque, let list else { return }
     let box = Unmanaged<RebalanceBox>.fromOpaque(opaque).takeUnretainedValue()
     guard let consumer = box.consumer else {
-        _ = rd_kafka_assign(rk, nil)
+        // The consumer is being destroyed (after closing): librdkafka treats any assign as an unassign now.
+        _ = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? Rebalancing.take(rk, list) : Rebalancing.release(rk, list)
         return
     }
     consumer.handleRebalance(err, list)

@@ -24,40 +24,38 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
     /// A message saying what was wrong and what to do.
     public let message: String
-    /// For a transactional operation: the current transaction must be aborted before going on.
-    public let requiresAbort: Bool
-    /// The operation may succeed if tried again.
-    public let isRetriable: Bool
 
     /// Creates an error.
-    public init(_ kind: Kind, code: Int32 = 0, _ message: String, requiresAbort: Bool = false, isRetriable: Bool = false) {
+    public init(_ kind: Kind, code: Int32 = 0, _ message: String) {
         self.kind = kind
         self.code = code
         self.message = message
-        self.requiresAbort = requiresAbort
-        self.isRetriable = isRetriable
     }
 
     /// Takes over (and destroys) a librdkafka error object.
     init(consuming error: OpaquePointer, context: String) {
         let fatal = rd_kafka_error_is_fatal(error) != 0
         self.init(fatal ? .fatal : .operation, code: rd_kafka_error_code(error).rawValue,
-                  "\(context): \(String(cString: rd_kafka_error_string(error)))"
-                      + (fatal ? "; the client must be recreated (restart the service)" : ""),
-                  requiresAbort: rd_kafka_error_txn_requires_abort(error) != 0,
-                  isRetriable: rd_kafka_error_is_retriable(error) != 0)
+                  "\(context): \(string(rd_kafka_error_string(error), or: "unknown error"))"
+                      + (fatal ? "; the client must be recreated (restart the service)" : ""))
         rd_kafka_error_destroy(error)
     }
 
     init(_ kind: Kind, _ err: rd_kafka_resp_err_t, context: String) {
-        let text = String(cString: rd_kafka_err2str(err))
-        self.init(kind, code: err.rawValue, "\(context): \(text)")
+        self.init(kind, code: err.rawValue, "\(context): \(describe(err))")
     }
 
-    /// Whether the error code says that the topic already exists.
-    public var isTopicAlreadyExists: Bool { code == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS.rawValue }
-
     public var description: String { "Kafka \(kind): \(message)" }
+}
+
+/// librdkafka's text for an error code.
+func describe(_ err: rd_kafka_resp_err_t) -> String {
+    string(rd_kafka_err2str(err), or: "error \(err.rawValue)")
+}
+
+/// A C string from librdkafka as a String; `fallback` where librdkafka gave none (NULL).
+func string(_ text: UnsafePointer<CChar>?, or fallback: String = "") -> String {
+    text.map { String(cString: $0) } ?? fallback
 }
 
 /// The text in a NUL-terminated C buffer.

@@ -33,11 +33,11 @@ public struct KafkaOutgoingRecord: Sendable {
 /// `send` only enqueues; `awaitDeliveries` blocks until every enqueued record is acknowledged
 /// by the broker and throws if any was not. With `transactional.id` set, the producer is transactional: it takes no
 /// per-record delivery reports (librdkafka's commit and abort would wait for them to be served), and a record that
-/// was not delivered makes `commitTransaction` fail instead. Blocking: call from a dedicated thread.
-public final class KafkaProducer: @unchecked Sendable {
-    let handle: OpaquePointer
+/// was not delivered makes `commitTransaction` fail instead. Blocking, and not `Sendable`: call it from the one
+/// (dedicated) thread that made it.
+public final class KafkaProducer {
+    private let client: KafkaClientHandle
     private let mainQueue: OpaquePointer
-    private let logs: KafkaLogBridge
     private let logger: Logger
     private var inFlight = 0
     private var firstFailure: KafkaError?
@@ -51,21 +51,24 @@ public final class KafkaProducer: @unchecked Sendable {
             "log_level": rdkafkaLogLevel(for: logger.logLevel),
         ])
         let deliveryReports = config["transactional.id"] == nil
-        let handle = try config.makeHandle(RD_KAFKA_PRODUCER, "producer") { conf in
+        let client = try KafkaClientHandle(taking: try config.makeHandle(RD_KAFKA_PRODUCER, "producer") { conf in
             rd_kafka_conf_set_events(conf, Int32(deliveryReports ? RD_KAFKA_EVENT_DR | RD_KAFKA_EVENT_ERROR : RD_KAFKA_EVENT_ERROR))
+        }, logger: logger)
+        guard let mainQueue = rd_kafka_queue_get_main(client.pointer) else {
+            throw KafkaError(.clientCreation, "librdkafka gave the producer no main queue (out of memory?)")
         }
         self.deliveryReports = deliveryReports
-        self.handle = handle
+        self.client = client
         self.logger = logger
-        self.logs = KafkaLogBridge(handle: handle, logger: logger)
-        self.mainQueue = rd_kafka_queue_get_main(handle)
+        self.mainQueue = mainQueue
     }
 
     deinit {
         rd_kafka_queue_destroy(mainQueue)
-        logs.destroy()
-        rd_kafka_destroy(handle)
+        // `client` goes next: its log queue, then the handle.
     }
+
+    private var handle: OpaquePointer { client.pointer }
 
     /// Enqueues a record. When librdkafka's queue is full, serves delivery reports until there is room.
     public func send(_ record: KafkaOutgoingRecord) throws(KafkaError) {
@@ -185,7 +188,7 @@ public final class KafkaProducer: @unchecked Sendable {
     }
 
     private func serveEvents(timeoutMilliseconds: Int32) {
-        logs.drain()
+        client.drain()
         var wait = timeoutMilliseconds
         while let event = rd_kafka_queue_poll(mainQueue, wait) {
             wait = 0
@@ -196,13 +199,13 @@ public final class KafkaProducer: @unchecked Sendable {
                     inFlight -= 1
                     let err = message.pointee.err
                     if err != RD_KAFKA_RESP_ERR_NO_ERROR, firstFailure == nil {
-                        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
+                        let topic = message.pointee.rkt.map { string(rd_kafka_topic_name($0), or: "?") } ?? "?"
                         firstFailure = KafkaError(.delivery, err, context: "delivery to \(topic)")
                     }
                 }
             case RD_KAFKA_EVENT_ERROR:
                 let err = rd_kafka_event_error(event)
-                let text = String(cString: rd_kafka_event_error_string(event))
+                let text = string(rd_kafka_event_error_string(event), or: describe(err))
                 if rd_kafka_event_error_is_fatal(event) != 0 {
                     firstFailure = KafkaError(.fatal, code: err.rawValue, "fatal producer error: \(text); restart the service")
                 } else {
@@ -249,8 +252,12 @@ public final class KafkaProducer: @unchecked Sendable {
                 // A native header list is copied by librdkafka (RD_KAFKA_VTYPE_HEADERS takes ownership on success).
                 guard let list = rd_kafka_headers_new(headers.count) else { return RD_KAFKA_RESP_ERR__FAIL }
                 for header in headers {
-                    withOptionalBytes(header.value) { bytes in
-                        _ = rd_kafka_header_add(list, header.name, -1, bytes?.baseAddress, bytes?.count ?? 0)
+                    let added = withOptionalBytes(header.value) { bytes in
+                        rd_kafka_header_add(list, header.name, -1, bytes?.baseAddress, bytes?.count ?? 0)
+                    }
+                    guard added == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                        rd_kafka_headers_destroy(list)
+                        return added
                     }
                 }
                 fields[fixed].vtype = RD_KAFKA_VTYPE_HEADERS

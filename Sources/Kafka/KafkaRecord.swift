@@ -19,7 +19,7 @@ public struct KafkaRecord {
     /// The topic's name (allocates a String; use `topicIdentity` on hot paths).
     public var topic: String {
         guard let rkt = message.pointee.rkt else { return "" }
-        return String(cString: rd_kafka_topic_name(rkt))
+        return string(rd_kafka_topic_name(rkt))
     }
 
     /// A cheap identity for the topic, stable while the consumer lives.
@@ -53,6 +53,9 @@ public struct KafkaRecord {
     }
 
     /// Calls `body` for each header in order with its name and value (nil for a null header value).
+    ///
+    /// A record without headers has none; so has one whose headers librdkafka cannot parse (a malformed record):
+    /// it then lacks what the standard needs and the decoder dead-letters it rather than losing it.
     public func forEachHeader(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer?) -> Void) {
         var headers: OpaquePointer?
         guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return }

@@ -52,7 +52,7 @@ final class TopicPartitionList {
         -> [(tp: KafkaTopicPartition, offset: Int64, error: rd_kafka_resp_err_t)] {
         (0..<Int(list.pointee.cnt)).map { index in
             let element = list.pointee.elems[index]
-            return (KafkaTopicPartition(topic: String(cString: element.topic), partition: element.partition),
+            return (KafkaTopicPartition(topic: string(element.topic), partition: element.partition),
                     element.offset, element.err)
         }
     }

@@ -1,5 +1,4 @@
 import CLibPQ
-import Logging
 
 /// One row of a query result, as text values (nil for SQL NULL).
 public struct PostgresRow: Sendable, Equatable {
@@ -23,16 +22,15 @@ extension PostgresValue: ExpressibleByStringLiteral {
     public init(stringLiteral value: String) { self = .text(value) }
 }
 
-/// A blocking libpq connection. Use it from one thread at a time, off Swift's cooperative pool.
-public final class PostgresConnection: @unchecked Sendable {
+/// A blocking libpq connection. Not `Sendable`: use it from the one thread that made it, off Swift's cooperative pool.
+public final class PostgresConnection {
     private var connection: OpaquePointer?
-    private let logger: Logger
     private let url: String
 
-    /// Connects using a libpq connection URL, e.g. `postgresql://user@127.0.0.1:5432/db?sslmode=disable`.
-    public init(url: String, logger: Logger) throws(PostgresError) {
+    /// Connects using a libpq connection string: a URL, e.g. `postgresql://user@127.0.0.1:5432/db?sslmode=disable`,
+    /// or `keyword=value` pairs. No message of this connection shows its password (see `redacted(_:)`).
+    public init(url: String) throws(PostgresError) {
         self.url = url
-        self.logger = logger
         try connect()
     }
 
@@ -40,10 +38,13 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private func connect() throws(PostgresError) {
         PQfinish(connection)
+        connection = nil
+        let failure = "could not connect to \(Self.redacted(url))"
+        if let problem = ConnectionString.problem(url) { throw PostgresError(.connection, "\(failure): \(problem)") }
         connection = PQconnectdb(url)
         guard let connection, PQstatus(connection) == CONNECTION_OK else {
-            let reason = connection.map { String(cString: PQerrorMessage($0)) } ?? "out of memory"
-            throw PostgresError(.connection, "could not connect to \(Self.redacted(url)): \(reason.trimmed); check the database URL and that PostgreSQL is running")
+            let reason = connection.map { libpqText(PQerrorMessage($0)) } ?? "out of memory"
+            throw PostgresError(.connection, "\(failure): \(reason); check the database URL and that PostgreSQL is running")
         }
         // Keep the server from emitting NOTICE text onto stderr.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
@@ -85,14 +86,14 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private func check(_ result: OpaquePointer?, sql: String) throws(PostgresError) {
         guard let result else {
-            throw PostgresError(.connection, "no result (connection lost?): \(String(cString: PQerrorMessage(connection)).trimmed)")
+            throw PostgresError(.connection, "no result (connection lost?): \(libpqText(connection.flatMap { PQerrorMessage($0) }))")
         }
         switch PQresultStatus(result) {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
             return
         default:
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = String(cString: PQresultErrorMessage(result)).trimmed
+            let message = libpqText(PQresultErrorMessage(result))
             let kind: PostgresError.Kind = isConnected ? .statement : .connection
             throw PostgresError(kind, sqlState: state, "\(message) (statement: \(sql.prefix(120)))")
         }
@@ -103,7 +104,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let columnCount = PQnfields(result)
         return (0..<rowCount).map { row in
             PostgresRow(values: (0..<columnCount).map { column in
-                PQgetisnull(result, row, column) == 1 ? nil : String(cString: PQgetvalue(result, row, column))
+                PQgetisnull(result, row, column) == 1 ? nil : PQgetvalue(result, row, column).map { String(cString: $0) }
             })
         }
     }
@@ -128,14 +129,16 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
-    /// The URL with any password replaced, for messages and logs.
-    public static func redacted(_ url: String) -> String {
-        let chars = Array(url)
-        guard let scheme = (0..<max(0, chars.count - 2)).first(where: { chars[$0] == ":" && chars[$0 + 1] == "/" && chars[$0 + 2] == "/" }),
-              let at = chars[(scheme + 3)...].firstIndex(of: "@"),
-              let colon = chars[(scheme + 3)..<at].firstIndex(of: ":") else { return url }
-        return String(chars[..<colon]) + ":***" + String(chars[at...])
+    /// Text from libpq (nil-safe), trimmed, with every form of this connection's password removed: libpq may quote
+    /// parts of the connection string in it.
+    private func libpqText(_ text: UnsafePointer<CChar>?) -> String {
+        ConnectionString.scrub(text.map { String(cString: $0) }?.trimmed ?? "(no message from libpq)", conninfo: url)
     }
+
+    /// A libpq connection string (URL or `keyword=value` pairs) with every password replaced by `***`, for messages
+    /// and logs: URL user information, `password` query parameters (also percent-encoded) and `password` keywords
+    /// (also quoted, with escapes).
+    public static func redacted(_ url: String) -> String { ConnectionString.redacted(url) }
 }
 
 extension String {

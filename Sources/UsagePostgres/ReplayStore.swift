@@ -1,4 +1,3 @@
-import Logging
 import PostgreSQL
 import UsageStandard
 
@@ -26,8 +25,8 @@ public final class ReplayStore {
     private var table: String { totals.table }
 
     /// Connects and applies the schema.
-    public init(url: String, table: String, logger: Logger) throws(TotalsStoreError) {
-        totals = try TotalsTable(url: url, table: table, logger: logger)
+    public init(url: String, table: String) throws(TotalsStoreError) {
+        totals = try TotalsTable(url: url, table: table)
     }
 
     /// What `begin` found or created.

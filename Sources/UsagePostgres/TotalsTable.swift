@@ -1,4 +1,3 @@
-import Logging
 import PostgreSQL
 import UsageStandard
 
@@ -16,11 +15,11 @@ public final class TotalsTable {
     let connection: PostgresConnection
 
     /// Connects and applies the schema migrations.
-    public init(url: String, table: String = "usage_totals", logger: Logger) throws(TotalsStoreError) {
+    public init(url: String, table: String = "usage_totals") throws(TotalsStoreError) {
         try TotalsSchema.validate(table: table)
         self.table = table
         do {
-            connection = try PostgresConnection(url: url, logger: logger)
+            connection = try PostgresConnection(url: url)
             try TotalsSchema.migrate(connection, table: table)
         } catch {
             throw TotalsStoreError("PostgreSQL totals table \(table): \(error)")

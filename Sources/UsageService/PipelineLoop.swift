@@ -212,6 +212,10 @@ final class PipelineLoop<Flow: EmittingStage> where Flow.Input == IncomingRecord
                 try producer.abortTransaction()
                 try producer.beginTransaction()
                 return [:]
+            case .assignFailed(let failed):
+                // Never read: drop what `.assigned` prepared (the next poll throws, and the loop stops).
+                runner.state.assignmentFailed(failed)
+                return [:]
             }
         } catch {
             logger.error("rebalance handling failed: \(error)")

@@ -19,8 +19,10 @@ final class PostgresSinkLoop {
     private var table: TotalsTable?
     private var state = SinkState()
     private var revokedPartitions: [KafkaTopicPartition] = []
-    /// Partitions assigned while reading was paused: they are paused too once the rebalance is over.
-    private var assignedWhilePaused: [KafkaTopicPartition] = []
+    /// Partitions assigned at the last rebalance: once it is over they are paused or resumed to match the state
+    /// (librdkafka keeps a partition's pause across an unassign and a later assign, so a partition paused before a
+    /// rebalance would otherwise come back paused and never be read).
+    private var newlyAssigned: [KafkaTopicPartition] = []
     /// Reading every partition outside group management (`stopWhenCaughtUp`).
     private var readsOutsideGroup = false
     private var delta = PipelineCounters.Snapshot()
@@ -40,10 +42,10 @@ final class PostgresSinkLoop {
         config["group.instance.id"] = configuration.memberID.map { $0 + ".postgres" }
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { [unowned self] event, _ in
             switch event {
-            case .revoked(let gone), .lost(let gone): revokedPartitions += gone
+            case .revoked(let gone), .lost(let gone), .assignFailed(let gone): revokedPartitions += gone
             case .assigned(let added):
                 state.assigned()
-                if state.paused { assignedWhilePaused += added }
+                newlyAssigned += added
             }
             return [:]
         }
@@ -78,9 +80,10 @@ final class PostgresSinkLoop {
                 state.revoked(revokedPartitions)
                 revokedPartitions = []
             }
-            if !assignedWhilePaused.isEmpty {
-                if state.paused { try consumer.pause(assignedWhilePaused) }
-                assignedWhilePaused = []
+            if !newlyAssigned.isEmpty {
+                let added = newlyAssigned.filter { consumer.assignment.contains($0) }
+                if state.paused { try consumer.pause(added) } else { try consumer.resume(added) }
+                newlyAssigned = []
             }
             let step = state.next(now: clock.now)
             if let pause = step.pause {
@@ -124,7 +127,7 @@ final class PostgresSinkLoop {
         let count = state.pendingCount
         do {
             guard let url = configuration.databaseURL else { throw TotalsStoreError("the PostgreSQL sink runs without a database URL") }
-            let table = try self.table ?? TotalsTable(url: url, table: configuration.topology.sinks.table, logger: logger)
+            let table = try self.table ?? TotalsTable(url: url, table: configuration.topology.sinks.table)
             self.table = table
             try table.write(state.batch)
         } catch {

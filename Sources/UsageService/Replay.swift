@@ -96,7 +96,7 @@ public final class Replay: Sendable {
         guard let url = configuration.databaseURL else {
             throw UsageServiceError("a replay stages its totals in PostgreSQL: give a database URL (--database-url or FERRIS_DATABASE_URL)")
         }
-        let store = try ReplayStore(url: url, table: topology.sinks.table, logger: logger)
+        let store = try ReplayStore(url: url, table: topology.sinks.table)
         let begun = try store.begin(from: request.from, to: request.to, tenant: request.tenant, fingerprint: topology.explain())
         let revision = begun.number
         logger.info("replay", metadata: ["revision": "\(revision)", "resumed": "\(begun.resumed)", "from": "\(request.from)",

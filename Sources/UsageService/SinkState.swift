@@ -63,7 +63,10 @@ struct SinkState {
     /// What to do at `now`.
     mutating func next(now: ContinuousClock.Instant) -> Step {
         let due = !pendingOffsets.isEmpty && nextAttempt.map { now >= $0 } ?? true
-        let shouldPause = failing || pendingCount >= maxBatch
+        // While writes fail, reading waits, but only while something waits to be written: a rebalance may take
+        // the pending totals away (to another member), and a sink that stayed paused then would never read, never
+        // write and never find out that the database is back.
+        let shouldPause = (failing && !pendingOffsets.isEmpty) || pendingCount >= maxBatch
         var step = Step(pause: nil, write: due, pollTimeout: idlePoll)
         if shouldPause != paused {
             step.pause = shouldPause

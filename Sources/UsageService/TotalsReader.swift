@@ -28,7 +28,7 @@ public enum TotalsReader {
     }
 
     /// The current figures in PostgreSQL (the view `table`).
-    public static func fromPostgres(url: String, table: String = "usage_totals", logger: Logger) throws -> [UsageTotal] {
-        try TotalsTable(url: url, table: table, logger: logger).current()
+    public static func fromPostgres(url: String, table: String = "usage_totals") throws -> [UsageTotal] {
+        try TotalsTable(url: url, table: table).current()
     }
 }

@@ -215,7 +215,7 @@ struct Attributes {
             if time.milliseconds < referenceTime.milliseconds - policy.maxEventAgeMilliseconds {
                 findings.add(.tooOld, "time", "\(time) is more than \(policy.maxEventAgeMilliseconds / 86_400_000) days before the record was produced (\(referenceTime))")
             } else if time.milliseconds > referenceTime.milliseconds + policy.maxFutureSkewMilliseconds {
-                findings.add(.inFuture, "time", "\(time) is more than \(policy.maxFutureSkewMilliseconds / 60_000) minutes after the record was produced (\(referenceTime))")
+                findings.add(.inFuture, "time", "\(time) is more than \(policy.maxFutureSkewMilliseconds / 60_000) minutes after \(referenceTime), the time it is checked against (the record's timestamp; in `ferris-usage validate`, the current time)")
             }
         }
         guard findings.all.isEmpty, let id, let source, let time, let tenant, let instance, let component,

@@ -42,6 +42,10 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Parses RFC 3339 date-time text: `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`. Seconds are required;
     /// the offset is applied so the result is UTC. Fractions finer than a millisecond are truncated.
+    ///
+    /// Second 60 is refused. RFC 3339 allows it only for a leap second (23:59:60 UTC at the end of a month that
+    /// had one), which a count of milliseconds since the epoch cannot hold; the Usage Tracking Standard refuses leap
+    /// seconds outright (POSIX clocks never show one, and none is planned before they are abolished in 2035).
     public static func parse(_ bytes: UnsafeRawBufferPointer) -> Timestamp? {
         let count = bytes.count
         guard count >= 20 else { return nil }
@@ -61,7 +65,7 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
               let minute = number(14, 2), bytes[16] == UInt8(ascii: ":"),
               let second = number(17, 2) else { return nil }
         guard (1...12).contains(month), day >= 1, day <= daysInMonth(year: year, month: month),
-              hour <= 23, minute <= 59, second <= 60 else { return nil }
+              hour <= 23, minute <= 59, second <= 59 else { return nil }
         var index = 19
         var millis: Int64 = 0
         if index < count, bytes[index] == UInt8(ascii: ".") {

@@ -81,7 +81,7 @@ struct DemoCommand: AsyncParsableCommand {
 
         let (fromKafka, fromPostgres) = try await DedicatedThread.run(name: "read-totals") {
             (try TotalsReader.fromKafka(kafka, topic: totalsTopic, logger: logger),
-             try TotalsReader.fromPostgres(url: databaseURL, table: table, logger: logger))
+             try TotalsReader.fromPostgres(url: databaseURL, table: table))
         }
         printTable(fromPostgres)
         var mismatches = 0

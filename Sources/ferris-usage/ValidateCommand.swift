@@ -22,10 +22,10 @@ struct ValidateCommand: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: Format = .text
 
-    @Option(help: "Refuse events older than this many days.")
+    @Option(help: "Refuse events older than this many days before the current time.")
     var maxAgeDays: Int64 = 34
 
-    @Option(help: "Refuse events more than this many minutes in the future.")
+    @Option(help: "Refuse events more than this many minutes after the current time.")
     var maxSkewMinutes: Int64 = 15
 
     func run() throws {

@@ -71,7 +71,7 @@ struct World {
                 let fromKafka = try TotalsReader.fromKafka(kafka, topic: topic, logger: TestServices.logger)
                 // Until the sink has created its tables (or while the database is down), PostgreSQL has nothing.
                 do {
-                    return (fromKafka, try TotalsReader.fromPostgres(url: url, table: table, logger: TestServices.logger))
+                    return (fromKafka, try TotalsReader.fromPostgres(url: url, table: table))
                 } catch where clock.now < deadline {
                     return (fromKafka, [])
                 }
@@ -255,8 +255,8 @@ extension PipelineTests {
         let url = try TestServices.databaseURL
         let revisions = world.table + "_revisions"
         try await TestServices.blocking {
-            _ = try TotalsTable(url: url, table: world.table, logger: TestServices.logger)
-            let db = try PostgresConnection(url: url, logger: TestServices.logger)
+            _ = try TotalsTable(url: url, table: world.table)
+            let db = try PostgresConnection(url: url)
             try db.query("CREATE FUNCTION \(revisions)_fail() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'injected failure'; END $$ LANGUAGE plpgsql")
             try db.query("CREATE TRIGGER \(revisions)_fail BEFORE INSERT ON \(revisions) FOR EACH ROW EXECUTE FUNCTION \(revisions)_fail()")
         }
@@ -270,7 +270,7 @@ extension PipelineTests {
             #expect(postgres.isEmpty)
             #expect(pipeline.counters.sinkLag > 0, "the lag shows the totals not yet written")
             _ = try await TestServices.blocking {
-                try PostgresConnection(url: url, logger: TestServices.logger).query("DROP TRIGGER \(revisions)_fail ON \(revisions)")
+                try PostgresConnection(url: url).query("DROP TRIGGER \(revisions)_fail ON \(revisions)")
             }
             try await waitUntil("the sink caught up") { pipeline.counters.sinkLag == 0 }
             pipeline.requestStop()
@@ -298,7 +298,7 @@ extension PipelineTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await pipeline.run() }
             try await waitUntil("every total is final") {
-                let rows = (try? PostgresConnection(url: url, logger: TestServices.logger)
+                let rows = (try? PostgresConnection(url: url)
                     .query("SELECT count(*) FROM \(table) WHERE status = 'final'")) ?? []
                 return rows.first?[0] == String(expected.entries.count)
             }

@@ -72,7 +72,7 @@ struct ReplayTests {
         let url = try TestServices.databaseURL
         let table = world.table
         let kept = try await TestServices.blocking {
-            try PostgresConnection(url: url, logger: TestServices.logger).query("""
+            try PostgresConnection(url: url).query("""
                 SELECT revision, count(*) FROM \(table)_revisions WHERE component = 'presto' AND window_start >= $1 AND window_start < $2
                 GROUP BY revision ORDER BY revision
                 """, [.text(from.rfc3339), .text(to.rfc3339)]).map { "\($0[0] ?? ""):\($0[1] ?? "")" }

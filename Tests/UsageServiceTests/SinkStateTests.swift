@@ -61,6 +61,22 @@ struct SinkStateTests {
         #expect(state.backoff == .milliseconds(500))
     }
 
+    @Test("a failing sink whose pending totals went to another member in a rebalance reads again instead of staying paused")
+    func failingSinkAfterRebalance() {
+        var state = SinkState()
+        state.read(totals, offset: 1, total: total(1))
+        #expect(state.next(now: start).write)
+        _ = state.writeFailed(now: start)
+        #expect(state.next(now: start).pause == true)
+        state.revoked([totals])
+        // Nothing is pending: reading resumes (the backoff still spaces the next write once something is read).
+        #expect(state.next(now: start + .milliseconds(10)) == SinkState.Step(pause: false, write: false, pollTimeout: .milliseconds(100)))
+        state.read(totals, offset: 2, total: total(2))
+        let step = state.next(now: start + .milliseconds(20))
+        #expect(step.pause == true && !step.write, "the backoff still holds: pause, wait")
+        #expect(state.next(now: start + .seconds(1)).write)
+    }
+
     @Test("what was read from revoked partitions is forgotten (the next owner reads it again)")
     func revoked() {
         var state = SinkState()

@@ -119,6 +119,23 @@ struct SchemaAgreementTests {
         #expect(units == MetricRegistry.v1.metrics.mapValues(\.unit))
     }
 
+    @Test("the data schema's quantity bounds are the service's, digit for digit, as the standard states them")
+    func quantityBounds() throws {
+        // Read as text: JSONSerialization (like most JSON Schema validators) reads the bound as the nearest double.
+        let text = try String(contentsOf: Self.schemas.appendingPathComponent("usage-event-data.v1.schema.json"), encoding: .utf8)
+        let largest = Quantity(micros: .max).description
+        #expect(largest == "9223372036854.775807")
+        #expect(text.contains(#""maximum": \#(largest)"#), "the schema's maximum is not \(largest)")
+        #expect(text.contains(#""minimum": -\#(largest)"#), "the schema's minimum is not -\(largest)")
+        #expect(Quantity.parse(largest) == .success(Quantity(micros: .max)))
+        #expect(Quantity.parse("-" + largest) == .success(Quantity(micros: -.max)))
+        #expect(Quantity.parse("9223372036854.775808") == .failure(.outOfRange))
+        #expect(Quantity.parse("-9223372036854.775808") == .failure(.outOfRange))
+        let standard = try String(contentsOf: Self.schemas.appendingPathComponent("../usage-tracking-standard.md").standardized,
+                                  encoding: .utf8)
+        #expect(standard.contains("9,223,372,036,854.775807"))
+    }
+
     @Test("the dead-letter headers schema lists exactly the decoder's reason codes")
     func reasons() throws {
         let schema = try json("dead-letter-headers.v1.schema.json")

@@ -183,6 +183,11 @@ let conformanceCases: [ConformanceCase] = [
     .init("time on February 30", rejects: .invalidTime) { $0.set("time", #""2026-02-30T13:00:00Z""#) },
     .init("time at hour 24", rejects: .invalidTime) { $0.set("time", #""2026-11-25T24:00:00Z""#) },
     .init("time as a date only", rejects: .invalidTime) { $0.set("time", #""2026-11-25""#) },
+    .init("time at second 60 of an ordinary minute", rejects: .invalidTime) { $0.set("time", #""2026-11-25T13:00:60Z""#) },
+    .init("a leap second", rejects: .invalidTime) {
+        $0.set("time", #""2016-12-31T23:59:60Z""#)
+        $0.referenceTime = Timestamp(milliseconds: 1_483_228_800_000)  // 2017-01-01T00:00:00Z
+    },
     .init("an event older than the horizon", rejects: .tooOld) { $0.referenceTime = Timestamp(milliseconds: 1_795_611_600_000 + 34 * day + 1) },
     .init("an event too far in the future", rejects: .inFuture) { $0.referenceTime = Timestamp(milliseconds: 1_795_611_600_000 - 15 * 60_000 - 1) },
     // Optional context attributes.
@@ -367,5 +372,19 @@ struct JSONLinesValidationTests {
         #expect(findings.map(\.error.reason) == [.missingAttribute, .invalidTime, .unknownMetric, .negativeQuantity, .malformedJSON])
         #expect(findings.first?.error.attribute == "id")
         #expect(UsageEventDecoder().findings(inJSONLines: Array((valid + "\n").utf8), referenceTime: EventSpec().referenceTime).isEmpty)
+    }
+}
+
+extension ConformanceTests {
+    @Test("the in-future message names the time it compared with, not a record that `validate` does not have")
+    func inFutureMessage() {
+        let now = Timestamp(milliseconds: 1_795_611_600_000 - 60 * 60_000)
+        let line = #"{"specversion":"1.0","id":"e-1","source":"/ferris/gcp/solo-gcp/kafka","type":"net.ferrislabs.usage.v1","time":"2026-11-25T13:00:00Z","tenant":"solo","instance":"solo-gcp","component":"kafka","data":{"metric":"cpu_core_seconds","quantity":1,"unit":"Core-Seconds"}}"#
+        let findings = UsageEventDecoder().findings(inJSONLines: Array(line.utf8), referenceTime: now)
+        #expect(findings.map(\.error.reason) == [.inFuture])
+        let problem = findings.first?.error.problem ?? ""
+        #expect(problem.contains("2026-11-25T13:00:00.000Z") && problem.contains(now.rfc3339), "\(problem)")
+        #expect(!problem.contains("after the record was produced"), "\(problem)")
+        #expect(problem.contains("the current time") && problem.contains("the record's timestamp"), "\(problem)")
     }
 }

@@ -56,6 +56,8 @@ struct TimestampTests {
         "2018-04-05T18:31Z", "2018-04-05 18:31:00Z", "2018-04-05T18:31:00", "2018-13-05T18:31:00Z",
         "2023-02-29T00:00:00Z", "2018-04-05T24:00:00Z", "2018-04-05T18:31:00.Z", "2018-04-05T18:31:00+0100",
         "2018-04-05T18:31:00+01:00x", "", "not a time",
+        // Second 60: never at an ordinary minute, and the standard refuses leap seconds too (23:59:60 UTC).
+        "2026-11-25T10:00:60Z", "2026-11-25T10:59:60+01:00", "2016-12-31T23:59:60Z", "2016-12-31T18:59:60-05:00",
     ])
     func rejects(text: String) {
         #expect(Timestamp.parse(text) == nil)
