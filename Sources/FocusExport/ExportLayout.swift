@@ -67,8 +67,8 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         public var table: String
         /// How many totals the period had.
         public var rows: Int
-        /// The latest `updated_at` among them (RFC 3339, microseconds), nil for none.
-        public var lastUpdatedAt: String?
+        /// The sum of their event counts (`x_EventCount`).
+        public var events: Int64
         /// The highest published re-accounting (replay) revision whose range overlaps the period (0: none).
         public var replayRevision: Int64
     }

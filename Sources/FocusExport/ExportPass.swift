@@ -38,24 +38,18 @@ enum ExportPlan {
         days = days.filter { closing.closesAt($0) <= now }
         var months: [ExportPeriod: TotalsSource.Summary] = [:]
         for day in days {
-            let summary = summaries[day.name] ?? TotalsSource.Summary(rows: 0, provisional: 0, lastUpdatedAt: nil)
-            var month = months[day.month] ?? TotalsSource.Summary(rows: 0, provisional: 0, lastUpdatedAt: nil)
-            month.rows += summary.rows
-            month.provisional += summary.provisional
-            month.lastUpdatedAt = [month.lastUpdatedAt, summary.lastUpdatedAt].compactMap { $0 }.max()
-            months[day.month] = month
+            months[day.month, default: TotalsSource.Summary()].add(summaries[day.name] ?? TotalsSource.Summary())
         }
         var check: [ExportPeriod] = []
         var waiting: [ExportPeriod] = []
-        let periods = days.map { ($0, summaries[$0.name] ?? TotalsSource.Summary(rows: 0, provisional: 0, lastUpdatedAt: nil)) }
+        let periods = days.map { ($0, summaries[$0.name] ?? TotalsSource.Summary()) }
             + months.filter { closing.closesAt($0.key) <= now }.map { ($0.key, $0.value) }
         for (period, summary) in periods.sorted(by: { $0.0 < $1.0 }) {
             if summary.provisional > 0 {
                 waiting.append(period)
                 continue
             }
-            let fingerprint = ExportManifest.Source(table: table, rows: summary.rows, lastUpdatedAt: summary.lastUpdatedAt,
-                                                    replayRevision: replayRevision(of: period, in: replays))
+            let fingerprint = summary.fingerprint(table: table, replayRevision: replayRevision(of: period, in: replays))
             if memory.verified[period] != fingerprint { check.append(period) }
         }
         return (check, waiting)

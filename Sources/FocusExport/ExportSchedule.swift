@@ -15,16 +15,20 @@ public final class ExportSchedule: Service, Sendable {
     private let configuration: ExportConfiguration
     private let logger: Logger
     private let now: @Sendable () -> Timestamp
+    private let holdBack: @Sendable () -> String?
     private let stopping = StopFlag()
     private let exporter: FocusExporter
 
-    /// Creates the schedule (it connects at its first pass); `now` is the wall clock.
+    /// Creates the schedule (it connects at its first pass); `now` is the wall clock. Before each pass it asks
+    /// `holdBack` whether to wait (a reason, e.g. "the accounting is far behind", or nil to go ahead); while it gets a
+    /// reason, it asks again after `initialRetryDelay`.
     public init(configuration: ExportConfiguration, logger: Logger,
-                now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) })
-        throws(ExportError) {
+                now: @escaping @Sendable () -> Timestamp = { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) },
+                holdBack: @escaping @Sendable () -> String? = { nil }) throws(ExportError) {
         self.configuration = configuration
         self.logger = logger
         self.now = now
+        self.holdBack = holdBack
         let stopping = self.stopping
         exporter = try FocusExporter(configuration: configuration, logger: logger) { stopping.value.load(ordering: .relaxed) }
     }
@@ -41,6 +45,12 @@ public final class ExportSchedule: Service, Sendable {
         await withTaskCancellationHandler {
             await withGracefulShutdownHandler {
                 while !stopping.value.load(ordering: .relaxed) {
+                    if let reason = holdBack() {
+                        status.heldBack(reason)
+                        let wait = configuration.initialRetryDelay
+                        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
+                        continue
+                    }
                     let time = now()
                     let remembered = memory
                     let result = await Self.blocking { () -> Result<(ExportPassReport, ExportMemory), ExportError> in
@@ -87,6 +97,24 @@ public final class ExportSchedule: Service, Sendable {
 
     private final class StopFlag: Sendable {
         let value = Atomic(false)
+    }
+}
+
+/// When the accounting of the process that runs the schedule is too far behind for a pass to trust "every total
+/// final": a partition more than `limit` records behind its end holds its provisional totals back (the accounting
+/// loop's own rule), so a closed day's last hours may be missing from PostgreSQL altogether.
+public enum AccountingBacklog {
+    /// The accounting loop's limit: above this many records behind, a partition writes only final totals.
+    public static let limit: Int64 = 10_000
+
+    /// Why to wait (nil: go ahead): not joined yet, a partition whose lag is unknown or above `limit`, or a
+    /// PostgreSQL sink more than `limit` totals behind the totals topic.
+    public static func reason(joined: Bool, partitionLags: [Int64?], sinkLag: Int64, limit: Int64 = limit) -> String? {
+        guard joined else { return "the accounting has not joined its consumer group yet" }
+        let behind = partitionLags.filter { ($0 ?? .max) > limit }.count
+        if behind > 0 { return "\(behind) input partition(s) more than \(limit) records behind (or of unknown lag)" }
+        if sinkLag > limit { return "the PostgreSQL sink is \(sinkLag) totals behind" }
+        return nil
     }
 }
 

@@ -25,6 +25,7 @@ public final class ExportStatus: Sendable {
         var periodsWritten = 0
         var waiting = 0
         var standby = false
+        var heldBack: String?
         var lastSuccess: Timestamp?
         var lastError: String?
     }
@@ -34,8 +35,13 @@ public final class ExportStatus: Sendable {
     /// Creates an empty status.
     public init() {}
 
+    func heldBack(_ reason: String) {
+        state.withLock { $0.heldBack = reason }
+    }
+
     func passed(_ report: ExportPassReport, at time: Timestamp) {
         state.withLock { state in
+            state.heldBack = nil
             state.passes += 1
             state.consecutiveFailures = 0
             state.periodsWritten += report.written.count
@@ -48,6 +54,7 @@ public final class ExportStatus: Sendable {
 
     func failed(_ error: ExportError, at time: Timestamp) {
         state.withLock { state in
+            state.heldBack = nil
             state.passes += 1
             state.failures += 1
             state.consecutiveFailures += 1
@@ -67,6 +74,7 @@ public final class ExportStatus: Sendable {
     public var summary: String {
         state.withLock { state in
             if let error = state.lastError { return "export: failing (\(state.consecutiveFailures) in a row): \(error)" }
+            if let reason = state.heldBack { return "export: waiting: \(reason)" }
             if state.passes == 0 { return "export: first pass pending" }
             if state.standby { return "export: standby (another replica exports)" }
             return "export: ok, \(state.periodsWritten) periods written, last pass \(state.lastSuccess?.rfc3339 ?? "-")"

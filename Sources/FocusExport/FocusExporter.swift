@@ -95,8 +95,7 @@ public final class FocusExporter: @unchecked Sendable {
                 let reason = "\(summary.provisional) of its \(summary.rows) totals are still provisional (an input partition has not closed its hours)"
                 return (.notClosed(period: period, reason: reason), nil)
             }
-            let fingerprint = ExportManifest.Source(table: configuration.table, rows: summary.rows,
-                                                    lastUpdatedAt: summary.lastUpdatedAt, replayRevision: try snapshot.replayRevision())
+            let fingerprint = summary.fingerprint(table: configuration.table, replayRevision: try snapshot.replayRevision())
             if let previous, previous.manifest?.source == fingerprint {
                 return (.unchanged(period: period, revision: previous.revision), fingerprint)
             }

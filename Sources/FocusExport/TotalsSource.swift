@@ -7,14 +7,28 @@ import UsageStandard
 /// host_provider, revision, updated_at) and on `<table>_replays` (revision, range_start, range_end, published_at), and
 /// never writes. Blocking: use it from one thread at a time.
 final class TotalsSource {
-    /// A period's totals in brief: enough to tell whether they changed since an export.
+    /// A period's totals in brief: enough to tell whether they changed since an export. Live accounting changes a
+    /// closed period only by counting more events (a late one, or a partition that was behind), so the number of
+    /// totals and the sum of their event counts change with it; a re-accounting changes the replay revision.
     struct Summary: Equatable, Sendable {
         /// How many totals.
-        var rows: Int
+        var rows = 0
         /// How many of them are not final yet.
-        var provisional: Int
-        /// The latest `updated_at`, RFC 3339 with microseconds; nil for no totals.
-        var lastUpdatedAt: String?
+        var provisional = 0
+        /// The sum of their event counts.
+        var events: Int64 = 0
+
+        /// Adds `other` (the days of a month).
+        mutating func add(_ other: Summary) {
+            rows += other.rows
+            provisional += other.provisional
+            events += other.events
+        }
+
+        /// The fingerprint of these totals read from `table` with `replayRevision`.
+        func fingerprint(table: String, replayRevision: Int64) -> ExportManifest.Source {
+            ExportManifest.Source(table: table, rows: rows, events: events, replayRevision: replayRevision)
+        }
     }
 
     /// A published re-accounting.
@@ -54,14 +68,15 @@ final class TotalsSource {
         let rows = try run("reading the days' totals") { db throws(PostgresError) in
             try db.query("""
                 SELECT to_char(window_start AT TIME ZONE 'UTC', \(Self.day)), count(*), count(*) FILTER (WHERE status <> 'final'),
-                       to_char(max(updated_at) AT TIME ZONE 'UTC', \(Self.precise))
+                       coalesce(sum(event_count), 0)::text
                 FROM \(table) WHERE window_start >= $1 AND window_start < $2 GROUP BY 1
                 """, [.text(from.rfc3339), .text(to.rfc3339)])
         }
         var result: [String: Summary] = [:]
         for row in rows {
-            guard let day = row[0], let count = row[1].flatMap({ Int($0) }), let provisional = row[2].flatMap({ Int($0) }) else { continue }
-            result[day] = Summary(rows: count, provisional: provisional, lastUpdatedAt: row[3])
+            guard let day = row[0], let count = row[1].flatMap({ Int($0) }), let provisional = row[2].flatMap({ Int($0) }),
+                  let events = row[3].flatMap({ Int64($0) }) else { continue }
+            result[day] = Summary(rows: count, provisional: provisional, events: events)
         }
         return result
     }
@@ -117,11 +132,11 @@ final class TotalsSource {
         /// The period's summary.
         func summary() throws(ExportError) -> Summary {
             let row = try query("""
-                SELECT count(*), count(*) FILTER (WHERE status <> 'final'), to_char(max(updated_at) AT TIME ZONE 'UTC', \(TotalsSource.precise))
+                SELECT count(*), count(*) FILTER (WHERE status <> 'final'), coalesce(sum(event_count), 0)::text
                 FROM \(table) WHERE window_start >= $1 AND window_start < $2
                 """).first
             return Summary(rows: row?[0].flatMap { Int($0) } ?? 0, provisional: row?[1].flatMap { Int($0) } ?? 0,
-                           lastUpdatedAt: row?[2])
+                           events: row?[2].flatMap { Int64($0) } ?? 0)
         }
 
         /// The exact sum of the quantities per unit (numeric arithmetic in PostgreSQL, as text).

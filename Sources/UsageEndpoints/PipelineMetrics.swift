@@ -80,7 +80,7 @@ public final class PipelineMetrics: Sendable {
             for sample in extensions.flatMap({ $0.samples() }) {
                 if sample.isCounter {
                     let before = synced.extensionCounters[sample.name] ?? 0
-                    if sample.value > before { count(sample.name, sample.help, [], Int(sample.value), Int(before)) }
+                    count(sample.name, sample.help, [], Int(sample.value), Int(before))
                     synced.extensionCounters[sample.name] = max(before, sample.value)
                 } else {
                     gauge(sample.name, sample.help).set(sample.value)

@@ -27,6 +27,9 @@ struct ExportCommand: AsyncParsableCommand {
     @Option(help: "Topology file: its sinks.table, grace period and idle timeout are used (env FERRIS_TOPOLOGY). Default: the built-in default topology.")
     var topology: String?
 
+    @Option(help: "The view of current totals to export (overrides the topology's sinks.table; its replays are in <table>_replays).")
+    var table: String?
+
     @OptionGroup var destination: ExportOptions
 
     @Option(name: .customLong("day"), help: "A UTC day to export, YYYY-MM-DD (repeatable).")
@@ -65,6 +68,7 @@ struct ExportCommand: AsyncParsableCommand {
                 throw CLIError("topology \(path) has problems:\n\(error)")
             }
         }
+        if let table { flow.sinks.table = table }
         guard var configuration = try destination.configuration(databaseURL: url, topology: flow) else {
             throw CLIError("no destination: pass --export-to s3://bucket/prefix/ or set FERRIS_EXPORT_TO")
         }
@@ -74,18 +78,18 @@ struct ExportCommand: AsyncParsableCommand {
         let exporter = try FocusExporter(configuration: configuration, logger: logger)
         let now = Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000))
         let closed = self.closed
-        let outcomes = try await DedicatedThread.run(name: "export") {
-            var outcomes = try periods.map { try exporter.export($0, now: now) }
-            if closed {
-                var memory = ExportMemory()
-                let report = try exporter.pass(now: now, memory: &memory)
-                if report.standby { throw CLIError("another process is exporting to \(destination): try again later") }
-                outcomes += report.written
-                outcomes += report.waiting.map { ExportOutcome.notClosed(period: $0, reason: "some of its totals are still provisional") }
-            }
-            return outcomes
+        let (outcomes, summary) = try await DedicatedThread.run(name: "export") { () throws -> ([ExportOutcome], String?) in
+            let outcomes = try periods.map { try exporter.export($0, now: now) }
+            guard closed else { return (outcomes, nil) }
+            var memory = ExportMemory()
+            let report = try exporter.pass(now: now, memory: &memory)
+            if report.standby { throw CLIError("another process is exporting to \(destination): try again later") }
+            let waiting = report.waiting.map { ExportOutcome.notClosed(period: $0, reason: "some of its totals are still provisional") }
+            return (outcomes + report.written + waiting,
+                    "closed periods: \(report.written.count) written, \(report.unchanged) unchanged, \(report.waiting.count) not final yet")
         }
         for outcome in outcomes { print(outcome) }
+        if let summary { print(summary) }
         if outcomes.contains(where: { if case .notClosed = $0 { true } else { false } }) { throw ExitCode(1) }
     }
 }

@@ -58,7 +58,15 @@ struct RunCommand: AsyncParsableCommand {
         if var exportConfiguration = try export.configuration(databaseURL: configuration.databaseURL ?? "", topology: configuration.topology) {
             guard configuration.databaseURL != nil else { throw CLIError("the FOCUS export reads PostgreSQL: it cannot run with --without-postgres") }
             exportConfiguration.interval = .seconds(exportIntervalSeconds)
-            let schedule = try ExportSchedule(configuration: exportConfiguration, logger: logger)
+            // While this process's accounting is far behind, a closed day's last hours may be missing from PostgreSQL
+            // altogether (a partition that far behind holds its provisional totals back), so "every total final"
+            // proves nothing yet: the schedule waits.
+            let counters = pipeline.counters
+            let schedule = try ExportSchedule(configuration: exportConfiguration, logger: logger, holdBack: {
+                let health = counters.health
+                return AccountingBacklog.reason(joined: health.joined, partitionLags: health.partitions.values.map(\.lag),
+                                                sinkLag: Int64(counters.sinkLag))
+            })
             // First in the group, so that a shutdown stops it last: the pipeline's last commit never waits for an upload.
             services.insert(schedule, at: 0)
             extensions.append(OperationsExtension(

@@ -9,8 +9,8 @@ struct ExportPlanTests {
 
     func time(_ text: String) throws -> Timestamp { try #require(Timestamp.parse(text)) }
     func period(_ name: String) throws -> ExportPeriod { try #require(ExportPeriod(name)) }
-    func summary(_ rows: Int, provisional: Int = 0, updated: String = "2026-11-26T00:00:00.000000Z") -> TotalsSource.Summary {
-        TotalsSource.Summary(rows: rows, provisional: provisional, lastUpdatedAt: updated)
+    func summary(_ rows: Int, provisional: Int = 0, events: Int64 = 100) -> TotalsSource.Summary {
+        TotalsSource.Summary(rows: rows, provisional: provisional, events: events)
     }
 
     @Test("object keys follow focus/v1/period=/revision=; only revisions with a manifest count as complete")
@@ -32,7 +32,7 @@ struct ExportPlanTests {
                                       chargePeriodEnd: "2026-12-01T00:00:00Z", revision: 2, previousRevision: 0,
                                       accountingRevisions: [0, 2], rowCount: 3, consumedQuantityByUnit: ["GiB": "0.000001"],
                                       contentSHA256: "ab", files: [.init(key: "k", mediaType: "application/gzip", rows: 3, bytes: 10, sha256: "cd")],
-                                      columns: FocusColumns.all, source: .init(table: "usage_totals", rows: 3, lastUpdatedAt: nil, replayRevision: 2),
+                                      columns: FocusColumns.all, source: .init(table: "usage_totals", rows: 3, events: 7, replayRevision: 2),
                                       writtenAt: "2026-12-02T00:00:00Z")
         let bytes = try manifest.encoded()
         #expect(try ExportManifest.decode(bytes) == manifest)
@@ -62,8 +62,8 @@ struct ExportPlanTests {
 
         // What memory verified is skipped until its fingerprint changes.
         var memory = ExportMemory()
-        memory.verified[try period("2026-11-02")] = .init(table: "t", rows: 10, lastUpdatedAt: "2026-11-26T00:00:00.000000Z", replayRevision: 0)
-        memory.verified[try period("2026-11-03")] = .init(table: "t", rows: 9, lastUpdatedAt: "2026-11-26T00:00:00.000000Z", replayRevision: 0)
+        memory.verified[try period("2026-11-02")] = .init(table: "t", rows: 10, events: 100, replayRevision: 0)
+        memory.verified[try period("2026-11-03")] = .init(table: "t", rows: 10, events: 99, replayRevision: 0)  // a late event since
         plan = ExportPlan.candidates(summaries: summaries, replayDays: [], replays: [], memory: memory, closing: rule, table: "t", now: now)
         #expect(!plan.check.contains(try period("2026-11-02")))
         #expect(plan.check.contains(try period("2026-11-03")))
@@ -75,7 +75,7 @@ struct ExportPlanTests {
         let replay = TotalsSource.Replay(revision: 4, start: try time("2026-11-24T22:00:00Z"), end: try time("2026-11-26T00:00:00Z"))
         #expect(ExportPlan.days(of: replay).map(\.name) == ["2026-11-24", "2026-11-25"])
         var memory = ExportMemory()
-        let fingerprint = ExportManifest.Source(table: "t", rows: 10, lastUpdatedAt: "2026-11-26T00:00:00.000000Z", replayRevision: 0)
+        let fingerprint = ExportManifest.Source(table: "t", rows: 10, events: 100, replayRevision: 0)
         memory.verified[try period("2026-11-25")] = fingerprint
         memory.verified[try period("2026-11-23")] = fingerprint
         let summaries = ["2026-11-25": summary(10), "2026-11-23": summary(10)]
@@ -92,5 +92,15 @@ struct ExportPlanTests {
         #expect((1...6).map { _ in backoff.failed() } == [.seconds(5), .seconds(10), .seconds(20), .seconds(40), .seconds(60), .seconds(60)])
         backoff.succeeded()
         #expect(backoff.failed() == .seconds(5))
+    }
+
+    @Test("the schedule waits while the accounting is far behind: not joined, a partition of unknown or large lag, a sink behind")
+    func accountingBacklog() {
+        #expect(AccountingBacklog.reason(joined: true, partitionLags: [0, 10_000], sinkLag: 3) == nil)
+        #expect(AccountingBacklog.reason(joined: true, partitionLags: [], sinkLag: 0) == nil)
+        #expect(AccountingBacklog.reason(joined: false, partitionLags: [0], sinkLag: 0) != nil)
+        #expect(AccountingBacklog.reason(joined: true, partitionLags: [0, 10_001], sinkLag: 0)?.contains("1 input partition") == true)
+        #expect(AccountingBacklog.reason(joined: true, partitionLags: [nil], sinkLag: 0) != nil)
+        #expect(AccountingBacklog.reason(joined: true, partitionLags: [0], sinkLag: 20_000)?.contains("sink") == true)
     }
 }

@@ -1,0 +1,230 @@
+import FocusExport
+import Foundation
+import PostgreSQL
+import S3
+import Testing
+import UsageStandard
+
+/// The real S3-compatible store (SeaweedFS, started by `scripts/test.sh` through `scripts/seaweedfs.sh`) and the
+/// DuckDB reader the export tests use.
+enum ExportFixtures {
+    static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static func environment(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw TestSetupError("\(name) is not set: run the tests with scripts/test.sh, which starts SeaweedFS")
+        }
+        return value
+    }
+
+    /// The shared store (or the one whose `env` file is in `directory`), with a new bucket of its own.
+    static func store(directory: URL? = nil, secret: String? = nil) throws -> S3Configuration {
+        var values: [String: String] = [:]
+        if let directory {
+            let text = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            }
+        } else {
+            for name in ["FERRIS_S3_ENDPOINT", "FERRIS_S3_ACCESS_KEY_ID", "FERRIS_S3_SECRET_ACCESS_KEY"] {
+                values[name] = try environment(name)
+            }
+        }
+        guard let endpoint = values["FERRIS_S3_ENDPOINT"], let key = values["FERRIS_S3_ACCESS_KEY_ID"],
+              let stored = values["FERRIS_S3_SECRET_ACCESS_KEY"] else {
+            throw TestSetupError("no S3 endpoint or credentials found")
+        }
+        let bucket = "it-\(UInt32.random(in: 0...UInt32.max))-\(getpid())"
+        let configuration = S3Configuration(endpoint: endpoint, bucket: bucket,
+                                            credentials: S3Credentials(accessKeyID: key, secretAccessKey: secret ?? stored))
+        if secret == nil { try S3Client(configuration).createBucket() }
+        return configuration
+    }
+
+    /// An export of `table` to `s3://<bucket>/usage/` with the default topology's grace period and idle timeout.
+    static func configuration(table: String, store: S3Configuration, partSize: Int = 5 << 20) throws -> ExportConfiguration {
+        ExportConfiguration(databaseURL: try TestServices.databaseURL, table: table,
+                            destination: try S3Location("s3://\(store.bucket)/usage/"), s3: store,
+                            closing: ClosingRule(graceMilliseconds: 3_600_000, idleMilliseconds: 600_000), partSize: partSize,
+                            initialRetryDelay: .milliseconds(100), maximumRetryDelay: .milliseconds(400))
+    }
+
+    /// Runs `scripts/seaweedfs.sh start|stop DIR` (a store of the test's own).
+    static func seaweedfs(_ command: String, _ directory: URL) throws {
+        let process = Process()
+        process.executableURL = root.appendingPathComponent("scripts/seaweedfs.sh")
+        process.arguments = [command, directory.path]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestSetupError("scripts/seaweedfs.sh \(command) failed") }
+    }
+
+    static var now: Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
+
+    /// What DuckDB reads from an exported file (see `scripts/read-focus.py`).
+    struct FocusFile: Decodable {
+        struct Column: Decodable, Equatable {
+            var name: String
+            var type: String
+        }
+
+        var columns: [Column]
+        var rows: [[String?]]
+        var sums: [String: String]
+        var fileSHA256: String
+        var contentSHA256: String
+
+        /// The rows as comparable values: start, end, quantity, unit, tenant, instance, component, provider, metric,
+        /// event count, status, revision.
+        var totals: [ExportedTotal] {
+            get throws {
+                let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
+                func text(_ row: [String?], _ name: String) throws -> String? {
+                    guard let i = index[name] else { throw TestSetupError("no column \(name)") }
+                    return row[i]
+                }
+                return try rows.map { row in
+                    guard let start = try text(row, "ChargePeriodStart").flatMap(Timestamp.parse),
+                          let end = try text(row, "ChargePeriodEnd").flatMap(Timestamp.parse),
+                          let quantity = try text(row, "ConsumedQuantity"),
+                          let count = try text(row, "x_EventCount").flatMap({ Int64($0) }),
+                          let revision = try text(row, "x_Revision").flatMap({ Int64($0) }) else {
+                        throw TestSetupError("unreadable row \(row)")
+                    }
+                    return ExportedTotal(start: start, end: end, quantity: quantity, unit: try text(row, "ConsumedUnit") ?? "",
+                                         tenant: try text(row, "SubAccountId") ?? "", instance: try text(row, "ResourceId") ?? "",
+                                         component: try text(row, "ServiceName") ?? "", provider: try text(row, "HostProviderName"),
+                                         metric: try text(row, "x_Metric") ?? "", events: count, status: try text(row, "x_Status") ?? "",
+                                         revision: revision)
+                }
+            }
+        }
+    }
+
+    /// One exported row, or one total of PostgreSQL, in the same shape; the quantity as exact decimal text with six
+    /// decimals (DuckDB's DECIMAL(38, 6), PostgreSQL's numeric(38, 6)).
+    struct ExportedTotal: Hashable, CustomStringConvertible {
+        var start: Timestamp, end: Timestamp, quantity: String, unit: String, tenant: String, instance: String,
+            component: String, provider: String?, metric: String, events: Int64, status: String, revision: Int64
+
+        init(start: Timestamp, end: Timestamp, quantity: String, unit: String, tenant: String, instance: String,
+             component: String, provider: String?, metric: String, events: Int64, status: String, revision: Int64) {
+            (self.start, self.end, self.quantity, self.unit, self.tenant, self.instance) = (start, end, quantity, unit, tenant, instance)
+            (self.component, self.provider, self.metric, self.events, self.status, self.revision) =
+                (component, provider, metric, events, status, revision)
+        }
+
+        init(_ total: UsageTotal) {
+            let micros = String(total.quantity.micros % 1_000_000)
+            let text = "\(total.quantity.micros / 1_000_000)." + String(repeating: "0", count: 6 - micros.count) + micros
+            self.init(start: total.windowStart, end: total.windowEnd, quantity: text, unit: total.unit,
+                      tenant: total.key.tenant, instance: total.key.instance, component: total.key.component,
+                      provider: total.provider, metric: total.key.metric, events: total.eventCount,
+                      status: total.status.rawValue, revision: total.revision)
+        }
+
+        var description: String {
+            "\(tenant)/\(instance)/\(component)/\(metric) \(start): \(quantity) \(unit) (\(events) events, \(status), r\(revision))"
+        }
+    }
+
+    /// Reads `bytes` (an exported `.csv.gz`) back with DuckDB.
+    static func readBack(_ bytes: [UInt8]) throws -> FocusFile {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(TestServices.unique("focus") + ".csv.gz")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try environment("FERRIS_TEST_PYTHON"))
+        process.arguments = [root.appendingPathComponent("scripts/read-focus.py").path, file.path]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw TestSetupError("read-focus.py failed on \(file.path)") }
+        return try JSONDecoder().decode(FocusFile.self, from: data)
+    }
+
+    /// The manifest and DuckDB's reading of the data file of `revision` of `period`.
+    static func exported(_ period: ExportPeriod, revision: Int64, store: S3Configuration,
+                         layout: ExportLayout) throws -> (manifest: ExportManifest, file: FocusFile) {
+        let client = try S3Client(store)
+        guard let manifestBytes = try client.getObject(layout.manifestKey(period, revision: revision)) else {
+            throw TestSetupError("no manifest for \(period) revision \(revision)")
+        }
+        let manifest = try ExportManifest.decode(manifestBytes)
+        guard let key = manifest.files.first?.key, let data = try client.getObject(key) else {
+            throw TestSetupError("no data file for \(period) revision \(revision)")
+        }
+        return (manifest, try readBack(data))
+    }
+
+    /// A table shaped like the view `usage_totals` (only the columns the export may depend on) and its replays
+    /// table, with `rows` final totals spread over the hours of `day`: some quantities of 30 integer digits (beyond a
+    /// double's precision), every tenth without a host provider, names that need CSV quoting.
+    static func createTotals(_ table: String, day: ExportPeriod, rows: Int) throws {
+        let db = try PostgresConnection(url: try TestServices.databaseURL, logger: TestServices.logger)
+        try db.query("""
+            CREATE TABLE \(table) (tenant text, instance text, component text, metric text, window_start timestamptz,
+                window_end timestamptz, quantity numeric(38, 6), unit text, event_count bigint, status text,
+                host_provider text, revision bigint, updated_at timestamptz DEFAULT now())
+            """)
+        try db.query("""
+            CREATE TABLE \(table)_replays (revision bigserial PRIMARY KEY, range_start timestamptz, range_end timestamptz,
+                tenant text, published_at timestamptz)
+            """)
+        try db.query("""
+            INSERT INTO \(table) (tenant, instance, component, metric, window_start, window_end, quantity, unit, event_count,
+                                  status, host_provider, revision)
+            SELECT 'tenant-' || (i % 97) || CASE WHEN i % 13 = 0 THEN ', "quoted"' ELSE '' END,
+                   'inst-' || md5(i::text), (ARRAY['kafka', 'minio', 'vault', 'presto'])[1 + i % 4], 'metric-' || (i / 97),
+                   $1::timestamptz + ((i % 24) || ' hours')::interval, $1::timestamptz + ((i % 24 + 1) || ' hours')::interval,
+                   (CASE WHEN i % 1000 = 0 THEN '123456789012345678901234567890.' ELSE (i * 31 % 100000)::text || '.' END
+                     || lpad((i * 7919 % 1000000)::text, 6, '0'))::numeric, (ARRAY['Core-Seconds', 'GiB-Hours', 'Requests'])[1 + i % 3],
+                   1 + i % 50, 'final', CASE WHEN i % 10 = 0 THEN NULL ELSE 'gcp' END, 0
+            FROM generate_series(1, $2) AS i
+            """, [.text(day.start.rfc3339), .text(String(rows))])
+    }
+
+    /// The totals of `day` in `table` as PostgreSQL holds them, and the exact sums per unit PostgreSQL computes.
+    static func postgresTotals(_ table: String, day: ExportPeriod) throws -> (totals: Set<ExportedTotal>, sums: [String: String]) {
+        let db = try PostgresConnection(url: try TestServices.databaseURL, logger: TestServices.logger)
+        let range: [PostgresValue] = [.text(day.start.rfc3339), .text(day.end.rfc3339)]
+        let rows = try db.query("""
+            SELECT extract(epoch FROM window_start)::bigint, extract(epoch FROM window_end)::bigint, quantity::text, unit, tenant,
+                   instance, component, host_provider, metric, event_count, status, revision
+            FROM \(table) WHERE window_start >= $1 AND window_start < $2
+            """, range)
+        let totals = try rows.map { row -> ExportedTotal in
+            guard let start = row[0].flatMap({ Int64($0) }), let end = row[1].flatMap({ Int64($0) }),
+                  let quantity = row[2],
+                  let events = row[9].flatMap({ Int64($0) }), let revision = row[11].flatMap({ Int64($0) }) else {
+                throw TestSetupError("unreadable row \(row.values)")
+            }
+            return ExportedTotal(start: Timestamp(milliseconds: start * 1000), end: Timestamp(milliseconds: end * 1000),
+                                 quantity: quantity, unit: row[3] ?? "", tenant: row[4] ?? "", instance: row[5] ?? "",
+                                 component: row[6] ?? "", provider: row[7], metric: row[8] ?? "", events: events,
+                                 status: row[10] ?? "", revision: revision)
+        }
+        var sums: [String: String] = [:]
+        for row in try db.query("SELECT unit, sum(quantity)::text FROM \(table) WHERE window_start >= $1 AND window_start < $2 GROUP BY 1", range) {
+            if let unit = row[0], let sum = row[1] { sums[unit] = sum }
+        }
+        return (Set(totals), normalized(sums))
+    }
+
+    /// Decimal texts per unit without trailing fractional zeros, to compare sums written with different scales.
+    static func normalized(_ sums: [String: String]) -> [String: String] {
+        sums.mapValues { text in
+            guard text.contains(".") else { return text }
+            var digits = Substring(text)
+            while digits.last == "0" { digits.removeLast() }
+            if digits.last == "." { digits.removeLast() }
+            return String(digits)
+        }
+    }
+}
