@@ -157,15 +157,16 @@ final class TotalsSource {
             return row?[0].flatMap { Int64($0) } ?? 0
         }
 
-        /// Streams the period's totals in a fixed order (window start, then tenant, instance, component and metric in
-        /// byte order), `batch` rows at a time, through a cursor.
+        /// Streams the period's totals in a fixed order (window start, then tenant, instance, component, metric and
+        /// unit in byte order), `batch` rows at a time, through a cursor.
         func rows(batch: Int = 5000, _ each: ([FocusRow]) throws(ExportError) -> Void) throws(ExportError) {
             _ = try query("""
                 DECLARE focus_export NO SCROLL CURSOR FOR
                 SELECT to_char(window_start AT TIME ZONE 'UTC', \(TotalsSource.instant)), to_char(window_end AT TIME ZONE 'UTC', \(TotalsSource.instant)),
                        quantity::text, unit, tenant, instance, component, host_provider, metric, event_count::text, status, revision::text
                 FROM \(table) WHERE window_start >= $1 AND window_start < $2
-                ORDER BY window_start, tenant COLLATE "C", instance COLLATE "C", component COLLATE "C", metric COLLATE "C"
+                ORDER BY window_start, tenant COLLATE "C", instance COLLATE "C", component COLLATE "C", metric COLLATE "C",
+                         unit COLLATE "C", revision
                 """)
             while true {
                 let rows: [PostgresRow]

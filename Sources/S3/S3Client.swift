@@ -165,8 +165,8 @@ public final class S3Client: Sendable {
         allHeaders.append(("x-amz-content-sha256", Self.hex(SHA256.hash(data: body))))
         if let token = configuration.credentials.sessionToken { allHeaders.append(("x-amz-security-token", token)) }
         if !allHeaders.contains(where: { $0.0 == "Content-Type" }) { allHeaders.append(("Content-Type", "application/octet-stream")) }
-        // No `Expect: 100-continue` round trip before bodies.
-        allHeaders.append(("Expect", ""))
+        // No "Expect:" header to suppress libcurl's `Expect: 100-continue` on large bodies: libcurl 7.88 would sign the
+        // emptied header it never sends, and the store would refuse the signature.
         let exchange = HTTPExchange(method: method, url: try configuration.url(key: key, query: query), headers: allHeaders, body: body)
         let configuration = self.configuration
         let isCancelled = self.isCancelled

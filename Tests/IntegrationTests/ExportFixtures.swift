@@ -19,8 +19,10 @@ enum ExportFixtures {
         return value
     }
 
-    /// The shared store (or the one whose `env` file is in `directory`), with a new bucket of its own.
-    static func store(directory: URL? = nil, secret: String? = nil) throws -> S3Configuration {
+    /// The shared store (or the one whose `env` file is in `directory`) and its bucket `ferris-it`, created if needed.
+    /// One bucket for all tests (each writes under a prefix of its own): SeaweedFS gives every bucket volumes of its
+    /// own, and the test server has few.
+    static func store(directory: URL? = nil) async throws -> S3Configuration {
         var values: [String: String] = [:]
         if let directory {
             let text = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
@@ -37,30 +39,61 @@ enum ExportFixtures {
               let stored = values["FERRIS_S3_SECRET_ACCESS_KEY"] else {
             throw TestSetupError("no S3 endpoint or credentials found")
         }
-        let bucket = "it-\(UInt32.random(in: 0...UInt32.max))-\(getpid())"
-        let configuration = S3Configuration(endpoint: endpoint, bucket: bucket,
-                                            credentials: S3Credentials(accessKeyID: key, secretAccessKey: secret ?? stored))
-        if secret == nil { try S3Client(configuration).createBucket() }
+        let configuration = S3Configuration(endpoint: endpoint, bucket: "ferris-it",
+                                            credentials: S3Credentials(accessKeyID: key, secretAccessKey: stored))
+        try await TestServices.blocking {
+            do {
+                try S3Client(configuration).createBucket()
+            } catch where error.code == "BucketAlreadyExists" {
+                // Created by a test running at the same time.
+            }
+        }
         return configuration
     }
 
-    /// An export of `table` to `s3://<bucket>/usage/` with the default topology's grace period and idle timeout.
+    /// An export of `table` to `s3://<bucket>/<table>/` with the default topology's grace period and idle timeout.
     static func configuration(table: String, store: S3Configuration, partSize: Int = 5 << 20) throws -> ExportConfiguration {
         ExportConfiguration(databaseURL: try TestServices.databaseURL, table: table,
-                            destination: try S3Location("s3://\(store.bucket)/usage/"), s3: store,
+                            destination: try S3Location("s3://\(store.bucket)/\(table)/"), s3: store,
                             closing: ClosingRule(graceMilliseconds: 3_600_000, idleMilliseconds: 600_000), partSize: partSize,
                             initialRetryDelay: .milliseconds(100), maximumRetryDelay: .milliseconds(400))
     }
 
     /// Runs `scripts/seaweedfs.sh start|stop DIR` (a store of the test's own).
-    static func seaweedfs(_ command: String, _ directory: URL) throws {
-        let process = Process()
-        process.executableURL = root.appendingPathComponent("scripts/seaweedfs.sh")
-        process.arguments = [command, directory.path]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestSetupError("scripts/seaweedfs.sh \(command) failed") }
+    static func seaweedfs(_ command: String, _ directory: URL) async throws {
+        try await TestServices.blocking { try seaweedfsNow(command, directory) }
+    }
+
+    /// `seaweedfs`, blocking the calling thread.
+    static func seaweedfsNow(_ command: String, _ directory: URL) throws {
+        let (status, output) = try run([root.appendingPathComponent("scripts/seaweedfs.sh").path, command, directory.path])
+        guard status == 0 else { throw TestSetupError("scripts/seaweedfs.sh \(command) failed: \(output)") }
+    }
+
+    /// Runs `argv` to its end (blocking); returns its exit status and what it printed (stdout and stderr).
+    /// posix_spawn and waitpid rather than Foundation's Process, whose wait did not return here once a child had
+    /// left a server running in the background.
+    static func run(_ argv: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (Int32, String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).log").path
+        defer { unlink(output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        var cEnvironment = environment.map { strdup("\($0)=\($1)") } + [nil]
+        defer { for pointer in cArguments + cEnvironment { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment) == 0 else {
+            throw TestSetupError("could not start \(argv[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        // WIFEXITED / WEXITSTATUS
+        return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
     }
 
     static var now: Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
@@ -137,21 +170,20 @@ enum ExportFixtures {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent(TestServices.unique("focus") + ".csv.gz")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try environment("FERRIS_TEST_PYTHON"))
-        process.arguments = [root.appendingPathComponent("scripts/read-focus.py").path, file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestSetupError("read-focus.py failed on \(file.path)") }
+        let (status, output) = try run([try environment("FERRIS_TEST_PYTHON"),
+                                         root.appendingPathComponent("scripts/read-focus.py").path, file.path])
+        guard status == 0, let data = output.data(using: .utf8) else { throw TestSetupError("read-focus.py failed: \(output)") }
         return try JSONDecoder().decode(FocusFile.self, from: data)
     }
 
     /// The manifest and DuckDB's reading of the data file of `revision` of `period`.
     static func exported(_ period: ExportPeriod, revision: Int64, store: S3Configuration,
-                         layout: ExportLayout) throws -> (manifest: ExportManifest, file: FocusFile) {
+                         layout: ExportLayout) async throws -> (manifest: ExportManifest, file: FocusFile) {
+        try await TestServices.blocking { try exportedNow(period, revision: revision, store: store, layout: layout) }
+    }
+
+    private static func exportedNow(_ period: ExportPeriod, revision: Int64, store: S3Configuration,
+                                    layout: ExportLayout) throws -> (manifest: ExportManifest, file: FocusFile) {
         let client = try S3Client(store)
         guard let manifestBytes = try client.getObject(layout.manifestKey(period, revision: revision)) else {
             throw TestSetupError("no manifest for \(period) revision \(revision)")
@@ -165,9 +197,15 @@ enum ExportFixtures {
 
     /// A table shaped like the view `usage_totals` (only the columns the export may depend on) and its replays
     /// table, with `rows` final totals spread over the hours of `day`: some quantities of 30 integer digits (beyond a
-    /// double's precision), every tenth without a host provider, names that need CSV quoting.
-    static func createTotals(_ table: String, day: ExportPeriod, rows: Int) throws {
-        let db = try PostgresConnection(url: try TestServices.databaseURL, logger: TestServices.logger)
+    /// double's precision), every tenth without a host provider, names that need CSV quoting, and instance names of
+    /// `randomHex` (a multiple of 32) random hex digits (that gzip cannot shrink, for files of a given size).
+    static func createTotals(_ table: String, day: ExportPeriod, rows: Int, randomHex: Int = 32) async throws {
+        let url = try TestServices.databaseURL
+        try await TestServices.blocking { try createTotalsNow(table, day: day, rows: rows, randomHex: randomHex, url: url) }
+    }
+
+    private static func createTotalsNow(_ table: String, day: ExportPeriod, rows: Int, randomHex: Int, url: String) throws {
+        let db = try PostgresConnection(url: url, logger: TestServices.logger)
         try db.query("""
             CREATE TABLE \(table) (tenant text, instance text, component text, metric text, window_start timestamptz,
                 window_end timestamptz, quantity numeric(38, 6), unit text, event_count bigint, status text,
@@ -181,18 +219,23 @@ enum ExportFixtures {
             INSERT INTO \(table) (tenant, instance, component, metric, window_start, window_end, quantity, unit, event_count,
                                   status, host_provider, revision)
             SELECT 'tenant-' || (i % 97) || CASE WHEN i % 13 = 0 THEN ', "quoted"' ELSE '' END,
-                   'inst-' || md5(i::text), (ARRAY['kafka', 'minio', 'vault', 'presto'])[1 + i % 4], 'metric-' || (i / 97),
+                   'inst-' || (SELECT string_agg(md5(i || ':' || g || random()), '') FROM generate_series(1, $3::int / 32) AS g), (ARRAY['kafka', 'minio', 'vault', 'presto'])[1 + i % 4], 'metric-' || (i / 97),
                    $1::timestamptz + ((i % 24) || ' hours')::interval, $1::timestamptz + ((i % 24 + 1) || ' hours')::interval,
                    (CASE WHEN i % 1000 = 0 THEN '123456789012345678901234567890.' ELSE (i * 31 % 100000)::text || '.' END
                      || lpad((i * 7919 % 1000000)::text, 6, '0'))::numeric, (ARRAY['Core-Seconds', 'GiB-Hours', 'Requests'])[1 + i % 3],
                    1 + i % 50, 'final', CASE WHEN i % 10 = 0 THEN NULL ELSE 'gcp' END, 0
             FROM generate_series(1, $2) AS i
-            """, [.text(day.start.rfc3339), .text(String(rows))])
+            """, [.text(day.start.rfc3339), .text(String(rows)), .text(String(randomHex))])
     }
 
     /// The totals of `day` in `table` as PostgreSQL holds them, and the exact sums per unit PostgreSQL computes.
-    static func postgresTotals(_ table: String, day: ExportPeriod) throws -> (totals: Set<ExportedTotal>, sums: [String: String]) {
-        let db = try PostgresConnection(url: try TestServices.databaseURL, logger: TestServices.logger)
+    static func postgresTotals(_ table: String, day: ExportPeriod) async throws -> (totals: Set<ExportedTotal>, sums: [String: String]) {
+        let url = try TestServices.databaseURL
+        return try await TestServices.blocking { try postgresTotalsNow(table, day: day, url: url) }
+    }
+
+    private static func postgresTotalsNow(_ table: String, day: ExportPeriod, url: String) throws -> (totals: Set<ExportedTotal>, sums: [String: String]) {
+        let db = try PostgresConnection(url: url, logger: TestServices.logger)
         let range: [PostgresValue] = [.text(day.start.rfc3339), .text(day.end.rfc3339)]
         let rows = try db.query("""
             SELECT extract(epoch FROM window_start)::bigint, extract(epoch FROM window_end)::bigint, quantity::text, unit, tenant,
@@ -226,5 +269,17 @@ enum ExportFixtures {
             if digits.last == "." { digits.removeLast() }
             return String(digits)
         }
+    }
+}
+
+extension S3Client {
+    /// Every object under `prefix`, off the cooperative pool.
+    func objects(_ prefix: String = "") async throws -> [S3Object] {
+        try await TestServices.blocking { try self.listObjects(prefix: prefix) }
+    }
+
+    /// Unfinished multipart uploads under `prefix`, off the cooperative pool.
+    func pending(_ prefix: String = "") async throws -> [S3PendingUpload] {
+        try await TestServices.blocking { try self.listPendingUploads(prefix: prefix) }
     }
 }

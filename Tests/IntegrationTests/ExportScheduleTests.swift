@@ -1,5 +1,6 @@
 import FocusExport
 import Foundation
+import S3
 import ServiceLifecycle
 import Testing
 import UsageEndpoints
@@ -46,8 +47,8 @@ struct ExportScheduleTests {
         try await world.createTopics([topic], partitions: 1)
         let table = TestServices.unique("focus_schedule")
         let day = ExportTests.closedDay
-        try await TestServices.blocking { try ExportFixtures.createTotals(table, day: day, rows: 500) }
-        let store = try ExportFixtures.store()
+        try await ExportFixtures.createTotals(table, day: day, rows: 500)
+        let store = try await ExportFixtures.store()
         var wrong = store
         wrong.credentials.secretAccessKey = "not-the-secret"
         let records = world.records(UsageSimulator(seed: 41, start: Timestamp(milliseconds: h13), hours: 1), [Scenario.singleUserGCP])
@@ -66,7 +67,7 @@ struct ExportScheduleTests {
                 (try? await EndpointTests.metrics(port: port)["ferris_usage_records_read_total"]) == Double(records.count)
             }
         }
-        #expect(try S3Client(store).listObjects(prefix: "") == [])
+        #expect(try await S3Client(store).objects("\(table)/") == [])
 
         try await withRunningService(world, export: try ExportFixtures.configuration(table: table, store: store)) { port in
             try await EndpointTests.waitFor("ready with the closed day exported", port: port) { status, body in
@@ -76,42 +77,38 @@ struct ExportScheduleTests {
             // The day, and its month if that is closed too.
             #expect(metrics["ferris_usage_export_periods_written_total"] ?? 0 >= 1)
             #expect(metrics["ferris_usage_export_failures_total"] == 0)
+            // The document names every export metric.
+            let exported = Set(metrics.keys.filter { $0.hasPrefix("ferris_usage_export_") })
+            #expect(exported.count == 6)
+            #expect(exported.subtracting(try EndpointTests.documentedMetricNames()) == [])
         }
-        let keys = try S3Client(store).listObjects(prefix: "").map(\.key)
-        #expect(keys.contains("usage/focus/v1/period=\(day.name)/revision=0/manifest.json"))
+        let keys = try await S3Client(store).objects("\(table)/").map(\.key)
+        #expect(keys.contains("\(table)/focus/v1/period=\(day.name)/revision=0/manifest.json"))
     }
 
     @Test("export --day refuses an open day with exit status 1 and writes a closed one; --closed exports what is due")
     func exportCommand() async throws {
         let table = TestServices.unique("focus_cli")
         let day = ExportTests.closedDay
-        try await TestServices.blocking { try ExportFixtures.createTotals(table, day: day, rows: 200) }
-        let store = try ExportFixtures.store()
-        func export(_ arguments: [String]) throws -> (status: Int32, output: String) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try CrashTests.executable)
-            process.arguments = ["export", "--table", table, "--export-to", "s3://\(store.bucket)/cli/", "--log-level", "warning"] + arguments
+        try await ExportFixtures.createTotals(table, day: day, rows: 200)
+        let store = try await ExportFixtures.store()
+        func export(_ arguments: [String]) async throws -> (status: Int32, output: String) {
             var environment = ProcessInfo.processInfo.environment
             environment["FERRIS_S3_ACCESS_KEY_ID"] = store.credentials.accessKeyID
             environment["FERRIS_S3_SECRET_ACCESS_KEY"] = store.credentials.secretAccessKey
-            process.environment = environment
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            let argv = [try CrashTests.executable, "export", "--table", table, "--export-to", "s3://\(store.bucket)/\(table)/",
+                        "--log-level", "warning"] + arguments
+            return try await TestServices.blocking { [environment] in try ExportFixtures.run(argv, environment: environment) }
         }
         let today = ExportPeriod.day(containing: ExportFixtures.now)
-        let refused = try export(["--day", today.name])
+        let refused = try await export(["--day", today.name])
         #expect(refused.status == 1)
         #expect(refused.output.contains("\(today.name): not closed, refused: it closes at"), "\(refused.output)")
-        let written = try export(["--day", day.name])
+        let written = try await export(["--day", day.name])
         #expect(written.status == 0, "\(written.output)")
         #expect(written.output.contains("\(day.name): revision 0 written (200 rows"), "\(written.output)")
         // The day is exported already; its month is written if the clock has closed it.
-        let again = try export(["--closed"])
+        let again = try await export(["--closed"])
         #expect(again.status == 0, "\(again.output)")
         let monthClosed = ClosingRule(graceMilliseconds: 3_600_000, idleMilliseconds: 600_000).closesAt(day.month) <= ExportFixtures.now
         #expect(again.output.contains("closed periods: \(monthClosed ? 1 : 0) written, 1 unchanged, 0 not final yet"), "\(again.output)")

@@ -40,7 +40,7 @@ struct ExportTests {
         #expect(accounted.count > 1000)
         #expect(accounted.allSatisfy { $0.status == .final })
 
-        let store = try ExportFixtures.store()
+        let store = try await ExportFixtures.store()
         let exporter = try FocusExporter(configuration: try ExportFixtures.configuration(table: world.table, store: store),
                                          logger: TestServices.logger)
         let first = try await TestServices.blocking { try exporter.export(day, now: ExportFixtures.now) }
@@ -49,7 +49,7 @@ struct ExportTests {
         #expect(Self.written(first)?.rows == accounted.count)
 
         // DuckDB reads back exactly the totals of PostgreSQL, the manifest's sums and checksums match the file.
-        let (manifest, file) = try ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout)
+        let (manifest, file) = try await ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout)
         let rows = try file.totals
         #expect(rows.count == accounted.count)
         #expect(Set(rows) == Set(accounted.map(ExportedTotal.init)))
@@ -72,7 +72,7 @@ struct ExportTests {
 
         // Idempotent: the same objects, nothing new; also as one pass of the schedule.
         let client = try S3Client(store)
-        let objects = try client.listObjects(prefix: "")
+        let objects = try await client.objects(exporter.layout.root)
         #expect(objects.count == 2)
         let again = try await TestServices.blocking { try exporter.export(day, now: ExportFixtures.now) }
         #expect(again == .unchanged(period: day, revision: 0))
@@ -83,7 +83,7 @@ struct ExportTests {
         }
         #expect(pass.written == [])
         #expect(pass.waiting.contains(day.month))
-        #expect(try client.listObjects(prefix: "") == objects)
+        #expect(try await client.objects(exporter.layout.root) == objects)
 
         // Open periods are refused: today (by the clock), the month (its totals are not all final yet).
         let today = ExportPeriod.day(containing: ExportFixtures.now)
@@ -110,7 +110,7 @@ struct ExportTests {
         }
         #expect(afterReplay.written.compactMap(Self.written).map(\.revision) == [1])
         #expect(afterReplay.written.compactMap(Self.written).map(\.previous) == [0])
-        let (manifest1, file1) = try ExportFixtures.exported(day, revision: 1, store: store, layout: exporter.layout)
+        let (manifest1, file1) = try await ExportFixtures.exported(day, revision: 1, store: store, layout: exporter.layout)
         let rows1 = try file1.totals
         #expect(rows1.count == current.count)
         #expect(Set(rows1) == Set(current.map(ExportedTotal.init)))
@@ -120,20 +120,20 @@ struct ExportTests {
         #expect(manifest1.previousRevision == 0 && manifest1.accountingRevisions == [0, 1])
         #expect(ExportFixtures.normalized(file1.sums) == manifest1.consumedQuantityByUnit)
         // The first revision stays as it was.
-        #expect(try ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout).manifest == manifest)
+        #expect(try await ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout).manifest == manifest)
     }
 
     @Test("exact decimals beyond a double's precision, CSV quoting and empty providers survive the trip to DuckDB")
     func exactness() async throws {
         let table = TestServices.unique("focus_exact")
         let day = Self.closedDay
-        try await TestServices.blocking { try ExportFixtures.createTotals(table, day: day, rows: 3000) }
-        let store = try ExportFixtures.store()
+        try await ExportFixtures.createTotals(table, day: day, rows: 3000)
+        let store = try await ExportFixtures.store()
         let exporter = try FocusExporter(configuration: try ExportFixtures.configuration(table: table, store: store), logger: TestServices.logger)
         let outcome = try await TestServices.blocking { try exporter.export(day, now: ExportFixtures.now) }
         #expect(Self.written(outcome)?.rows == 3000)
-        let (manifest, file) = try ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout)
-        let (expected, sums) = try ExportFixtures.postgresTotals(table, day: day)
+        let (manifest, file) = try await ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout)
+        let (expected, sums) = try await ExportFixtures.postgresTotals(table, day: day)
         #expect(Set(try file.totals) == expected)
         #expect(try file.totals.contains { $0.quantity.hasPrefix("123456789012345678901234567890.") && $0.provider == nil })
         #expect(try file.totals.contains { $0.tenant.hasSuffix(", \"quoted\"") })
@@ -143,7 +143,7 @@ struct ExportTests {
 
     @Test("wrong credentials fail clearly, with what to check")
     func wrongCredentials() async throws {
-        let good = try ExportFixtures.store()
+        let good = try await ExportFixtures.store()
         var wrong = good
         wrong.credentials.secretAccessKey = "not-the-secret"
         let exporter = try FocusExporter(configuration: try ExportFixtures.configuration(table: "usage_totals", store: wrong),
@@ -158,7 +158,7 @@ struct ExportTests {
 
         var unknown = good
         unknown.credentials.accessKeyID = "nobody"
-        let s3Error = #expect(throws: S3Error.self) { try S3Client(unknown).listObjects(prefix: "") }
+        let s3Error = await #expect(throws: S3Error.self) { try await S3Client(unknown).objects() }
         #expect(s3Error?.isCredentialsError == true)
     }
 
@@ -166,38 +166,39 @@ struct ExportTests {
     func interruptedUpload() async throws {
         // A store of its own, since this test stops it.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestServices.unique("s3"))
-        try ExportFixtures.seaweedfs("start", directory)
+        try await ExportFixtures.seaweedfs("start", directory)
         defer {
-            try? ExportFixtures.seaweedfs("stop", directory)
+            try? ExportFixtures.seaweedfsNow("stop", directory)
             try? FileManager.default.removeItem(at: directory)
         }
         let table = TestServices.unique("focus_multipart")
         let day = Self.closedDay
-        try await TestServices.blocking { try ExportFixtures.createTotals(table, day: day, rows: 40_000) }
-        let store = try ExportFixtures.store(directory: directory)
-        var configuration = try ExportFixtures.configuration(table: table, store: store, partSize: 256 << 10)
+        // About 12 MiB of gzip: three parts of 5 MiB, S3's smallest.
+        try await ExportFixtures.createTotals(table, day: day, rows: 90_000, randomHex: 256)
+        let store = try await ExportFixtures.store(directory: directory)
+        var configuration = try ExportFixtures.configuration(table: table, store: store, partSize: 5 << 20)
         configuration.onPartUploaded = { _, part in
             // Stop the store once the first part is stored: the next part cannot be sent.
-            if part == 1 { try? ExportFixtures.seaweedfs("stop", directory) }
+            if part == 1 { try? ExportFixtures.seaweedfsNow("stop", directory) }
         }
         let interrupted = try FocusExporter(configuration: configuration, logger: TestServices.logger)
         await #expect(throws: ExportError.self) {
             _ = try await TestServices.blocking { try interrupted.export(day, now: ExportFixtures.now) }
         }
-        try ExportFixtures.seaweedfs("start", directory)
+        try await ExportFixtures.seaweedfs("start", directory)
         let client = try S3Client(store)
-        #expect(try client.listObjects(prefix: "").filter { $0.key.hasSuffix("manifest.json") } == [])
-        #expect(try client.listPendingUploads(prefix: "").count == 1)
+        #expect(try await client.objects().filter { $0.key.hasSuffix("manifest.json") } == [])
+        #expect(try await client.pending().count == 1)
 
         configuration.onPartUploaded = { _, _ in }
         let exporter = try FocusExporter(configuration: configuration, logger: TestServices.logger)
         let outcome = try await TestServices.blocking { try exporter.export(day, now: ExportFixtures.now) }
         #expect(Self.written(outcome)?.revision == 0)
-        #expect(try client.listPendingUploads(prefix: "") == [])
-        let (manifest, file) = try ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout)
-        #expect(manifest.files.first.map { $0.bytes > 256 << 10 } == true)
-        let (expected, sums) = try ExportFixtures.postgresTotals(table, day: day)
-        #expect(file.rows.count == 40_000)
+        #expect(try await client.pending() == [])
+        let (manifest, file) = try await ExportFixtures.exported(day, revision: 0, store: store, layout: exporter.layout)
+        #expect(manifest.files.first.map { $0.bytes > 10 << 20 } == true)
+        let (expected, sums) = try await ExportFixtures.postgresTotals(table, day: day)
+        #expect(file.rows.count == 90_000)
         #expect(Set(try file.totals) == expected)
         #expect(manifest.consumedQuantityByUnit == sums)
         #expect(manifest.files.first?.sha256 == file.fileSHA256)
