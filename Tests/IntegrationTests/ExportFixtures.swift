@@ -44,7 +44,7 @@ enum ExportFixtures {
         try await TestServices.blocking {
             do {
                 try S3Client(configuration).createBucket()
-            } catch where error.code == "BucketAlreadyExists" {
+            } catch let error as S3Error where error.code == "BucketAlreadyExists" {
                 // Created by a test running at the same time.
             }
         }
