@@ -52,11 +52,13 @@ EOF
   . "$dir/env"
   read -r -a ports <<< "$FERRIS_S3_PORTS"
   stop
+  # Volumes of at most 64 MB (not preallocated); SeaweedFS adds them several at a time per collection (each bucket is
+  # one, its own metadata another), so 32 leave room for a few buckets.
   "$WEED" server -ip=127.0.0.1 -ip.bind=127.0.0.1 -dir="$dir/data" \
     -master.port="${ports[0]}" -master.port.grpc="${ports[1]}" -volume.port="${ports[2]}" -volume.port.grpc="${ports[3]}" \
     -filer -filer.port="${ports[4]}" -filer.port.grpc="${ports[5]}" \
     -s3 -s3.port="${ports[6]}" -s3.port.grpc="${ports[7]}" -s3.port.iceberg=0 -s3.port.lance=0 \
-    -s3.config="$dir/identities.json" -volume.max=5 -master.volumeSizeLimitMB=64 \
+    -s3.config="$dir/identities.json" -volume.max=32 -master.volumeSizeLimitMB=64 \
     >> "$dir/weed.log" 2>&1 < /dev/null &
   echo $! > "$dir/weed.pid"
   # Ready when the S3 port answers its status page.
