@@ -14,6 +14,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        // FOCUS export: SHA-256 (payload hashes, checksums), gzip (with NIO's byte buffers).
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
@@ -21,9 +25,13 @@ let package = Package(
                        providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"])]),
         // Thin, safe wrappers.
         .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]),
         .target(name: "PostgreSQL", dependencies: ["CLibPQ"]),
+        // S3 objects and multipart uploads, signed by libcurl (AWS Signature V4).
+        .target(name: "S3", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
         // The usage standard: CloudEvents codec, usage event and totals model. No I/O.
         .target(name: "UsageStandard"),
         // The stage library: windows and aggregation. No I/O.
@@ -46,13 +54,22 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // FOCUS export: closed days and months of PostgreSQL's totals as FOCUS files in S3, and its schedule.
+        .target(name: "FocusExport", dependencies: [
+            "PostgreSQL", "UsageStandard", "S3",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "CompressNIO", package: "compress-nio"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // Development only: a throwaway local broker and PostgreSQL for `demo`, `services` and the tests.
         .target(name: "DevelopmentServices", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Realistic events for the seed scenarios, and the totals they must produce.
         .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
             "UsageService", "UsageEndpoints", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
-            "Kafka", "UsageStandard",
+            "Kafka", "UsageStandard", "FocusExport", "S3",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -65,8 +82,10 @@ let package = Package(
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "UsageServiceTests", dependencies: ["UsageService", "UsageStages", "UsageStandard", "UsageTopology", "Kafka"]),
+        .testTarget(name: "FocusExportTests", dependencies: ["FocusExport", "S3", "UsageStandard"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Kafka", "PostgreSQL", "UsagePostgres", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
+            "FocusExport", "S3",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

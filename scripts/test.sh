@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a Kafka-protocol broker (Tansu) and a throwaway
-# PostgreSQL on free loopback ports, runs `swift test` against them, and stops both at the end.
+# Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a Kafka-protocol broker (Tansu), a throwaway
+# PostgreSQL and an S3-compatible store (SeaweedFS) on free loopback ports, runs `swift test` against them, and stops them at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 python3 scripts/check-contract.py
 swift build --build-tests
-FERRIS_USAGE=.build/debug/ferris-usage "${FERRIS_USAGE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferris-usage}/venv/bin/python" scripts/check-chart.py
+TOOLS_DIR=${FERRIS_USAGE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferris-usage}
+FERRIS_USAGE=.build/debug/ferris-usage "$TOOLS_DIR/venv/bin/python" scripts/check-chart.py
 # The benchmark harnesses in smoke mode only: they must build and run; their figures live in benchmarks/README.md.
 if [ $# -eq 0 ]; then
   .build/debug/pipeline-throughput 2000 binary
@@ -17,11 +18,15 @@ fi
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
 stop() {
+  scripts/seaweedfs.sh stop "$state/s3" >/dev/null 2>&1 || true
   .build/debug/ferris-usage services stop --dir "$state" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap stop EXIT
 eval "$(.build/debug/ferris-usage services start --dir "$state")"
-echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL" >&2
+eval "$(scripts/seaweedfs.sh start "$state/s3")"
+# The FOCUS export tests read their files back with DuckDB from this Python.
+export FERRIS_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
+echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL, S3 $FERRIS_S3_ENDPOINT" >&2
 
 swift test "$@"

@@ -9,24 +9,27 @@ public final class PipelineMetrics: Sendable {
     private let registry = PrometheusCollectorRegistry()
     private let pipeline: UsagePipeline
     private let stallAfter: Duration
+    private let extensions: [OperationsExtension]
     private let state = Mutex(Synced())
 
     struct Synced {
         var last = PipelineCounters.Snapshot()
         var lagGauges: [KafkaTopicPartition: Gauge] = [:]
+        var extensionCounters: [String: Double] = [:]
     }
 
-    /// Creates the metrics of `pipeline`; readiness uses `stallAfter` as `/readyz` does.
-    public init(pipeline: UsagePipeline, stallAfter: Duration) {
+    /// Creates the metrics of `pipeline` and `extensions`; readiness uses `stallAfter` as `/readyz` does.
+    public init(pipeline: UsagePipeline, stallAfter: Duration, extensions: [OperationsExtension] = []) {
         self.pipeline = pipeline
         self.stallAfter = stallAfter
+        self.extensions = extensions
     }
 
     /// The Prometheus text exposition (format 0.0.4) of the current values.
     public func exposition() -> [UInt8] {
         let snapshot = pipeline.counters.snapshot
         let health = pipeline.counters.health
-        let ready = health.readiness(now: .now, stallAfter: stallAfter).ready
+        let ready = health.readiness(now: .now, stallAfter: stallAfter).ready && extensions.allSatisfy { $0.notReadyReason() == nil }
         state.withLock { synced in
             let last = synced.last
             func count(_ name: String, _ help: String, _ labels: [(String, String)] = [], _ now: Int, _ before: Int) {
@@ -73,6 +76,15 @@ public final class PipelineMetrics: Sendable {
                                                           [("topic", tp.topic), ("partition", String(tp.partition))])
                 synced.lagGauges[tp] = gauge
                 gauge.set(lag)
+            }
+            for sample in extensions.flatMap({ $0.samples() }) {
+                if sample.isCounter {
+                    let before = synced.extensionCounters[sample.name] ?? 0
+                    count(sample.name, sample.help, [], Int(sample.value), Int(before))
+                    synced.extensionCounters[sample.name] = max(before, sample.value)
+                } else {
+                    gauge(sample.name, sample.help).set(sample.value)
+                }
             }
         }
         return registry.emitToBuffer()

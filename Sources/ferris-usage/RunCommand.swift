@@ -1,5 +1,6 @@
 import ArgumentParser
 import Dispatch
+import FocusExport
 import Foundation
 import Synchronization
 import Logging
@@ -40,6 +41,11 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "After SIGTERM or SIGINT, exit after this many seconds even if the last commit has not finished; a second signal exits at once.")
     var shutdownTimeoutSeconds = 25
 
+    @OptionGroup(title: "FOCUS export (on when --export-to or FERRIS_EXPORT_TO is given)") var export: ExportOptions
+
+    @Option(help: "Seconds between two passes of the FOCUS export schedule.")
+    var exportIntervalSeconds = 600
+
     func run() async throws {
         let logger = connection.makeLogger("ferris-usage")
         var configuration = try flow.pipelineConfiguration(connection: connection, commitIntervalMs: commitIntervalMs,
@@ -48,14 +54,33 @@ struct RunCommand: AsyncParsableCommand {
         let pipeline = UsagePipeline(configuration: configuration, mode: untilCaughtUp ? .untilCaughtUp(partitions: 1) : .continuous,
                                      logger: logger)
         var services: [any Service] = [pipeline]
+        var extensions: [OperationsExtension] = []
+        if var exportConfiguration = try export.configuration(databaseURL: configuration.databaseURL ?? "", topology: configuration.topology) {
+            guard configuration.databaseURL != nil else { throw CLIError("the FOCUS export reads PostgreSQL: it cannot run with --without-postgres") }
+            exportConfiguration.interval = .seconds(exportIntervalSeconds)
+            // While this process's accounting is far behind, a closed day's last hours may be missing from PostgreSQL
+            // altogether (a partition that far behind holds its provisional totals back), so "every total final"
+            // proves nothing yet: the schedule waits.
+            let counters = pipeline.counters
+            let schedule = try ExportSchedule(configuration: exportConfiguration, logger: logger, holdBack: {
+                let health = counters.health
+                return AccountingBacklog.reason(joined: health.joined, partitionLags: health.partitions.values.map(\.lag),
+                                                sinkLag: Int64(counters.sinkLag))
+            })
+            // First in the group, so that a shutdown stops it last: the pipeline's last commit never waits for an upload.
+            services.insert(schedule, at: 0)
+            extensions.append(OperationsExtension(
+                notReadyReason: { schedule.status.notReadyReason }, summary: { schedule.status.summary },
+                samples: { schedule.status.samples.map { .init(name: $0.name, help: $0.help, isCounter: $0.isCounter, value: $0.value) } }))
+        }
         let port = httpPort ?? environment("FERRIS_HTTP_PORT").flatMap { Int($0) } ?? 9090
         if port > 0 {
             services.append(OperationsServer.make(pipeline: pipeline, host: httpHost, port: port,
-                                                  stallAfter: .seconds(stallSeconds), logger: logger))
+                                                  stallAfter: .seconds(stallSeconds), extensions: extensions, logger: logger))
         }
         let watchdog = ShutdownWatchdog(timeout: .seconds(shutdownTimeoutSeconds), logger: logger)
         defer { watchdog.cancel() }
-        // The pipeline ends the group: when it stops (or fails), the HTTP server stops too.
+        // The pipeline ends the group: when it stops (or fails), the HTTP server and the export stop too.
         let group = ServiceGroup(configuration: .init(
             services: services.map { ServiceGroupConfiguration.ServiceConfiguration(service: $0, successTerminationBehavior: .gracefullyShutdownGroup, failureTerminationBehavior: .gracefullyShutdownGroup) },
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -1,0 +1,285 @@
+import FocusExport
+import Foundation
+import PostgreSQL
+import S3
+import Testing
+import UsageStandard
+
+/// The real S3-compatible store (SeaweedFS, started by `scripts/test.sh` through `scripts/seaweedfs.sh`) and the
+/// DuckDB reader the export tests use.
+enum ExportFixtures {
+    static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static func environment(_ name: String) throws -> String {
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw TestSetupError("\(name) is not set: run the tests with scripts/test.sh, which starts SeaweedFS")
+        }
+        return value
+    }
+
+    /// The shared store (or the one whose `env` file is in `directory`) and its bucket `ferris-it`, created if needed.
+    /// One bucket for all tests (each writes under a prefix of its own): SeaweedFS gives every bucket volumes of its
+    /// own, and the test server has few.
+    static func store(directory: URL? = nil) async throws -> S3Configuration {
+        var values: [String: String] = [:]
+        if let directory {
+            let text = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                guard let equals = line.firstIndex(of: "=") else { continue }
+                values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+            }
+        } else {
+            for name in ["FERRIS_S3_ENDPOINT", "FERRIS_S3_ACCESS_KEY_ID", "FERRIS_S3_SECRET_ACCESS_KEY"] {
+                values[name] = try environment(name)
+            }
+        }
+        guard let endpoint = values["FERRIS_S3_ENDPOINT"], let key = values["FERRIS_S3_ACCESS_KEY_ID"],
+              let stored = values["FERRIS_S3_SECRET_ACCESS_KEY"] else {
+            throw TestSetupError("no S3 endpoint or credentials found")
+        }
+        let configuration = S3Configuration(endpoint: endpoint, bucket: "ferris-it",
+                                            credentials: S3Credentials(accessKeyID: key, secretAccessKey: stored))
+        try await TestServices.blocking {
+            do {
+                try S3Client(configuration).createBucket()
+            } catch let error as S3Error where error.code == "BucketAlreadyExists" {
+                // Created by a test running at the same time.
+            }
+        }
+        return configuration
+    }
+
+    /// An export of `table` to `s3://<bucket>/<table>/` with the default topology's grace period and idle timeout.
+    static func configuration(table: String, store: S3Configuration, partSize: Int = 5 << 20) throws -> ExportConfiguration {
+        ExportConfiguration(databaseURL: try TestServices.databaseURL, table: table,
+                            destination: try S3Location("s3://\(store.bucket)/\(table)/"), s3: store,
+                            closing: ClosingRule(graceMilliseconds: 3_600_000, idleMilliseconds: 600_000), partSize: partSize,
+                            initialRetryDelay: .milliseconds(100), maximumRetryDelay: .milliseconds(400))
+    }
+
+    /// Runs `scripts/seaweedfs.sh start|stop DIR` (a store of the test's own).
+    static func seaweedfs(_ command: String, _ directory: URL) async throws {
+        try await TestServices.blocking { try seaweedfsNow(command, directory) }
+    }
+
+    /// `seaweedfs`, blocking the calling thread.
+    static func seaweedfsNow(_ command: String, _ directory: URL) throws {
+        let (status, output) = try run([root.appendingPathComponent("scripts/seaweedfs.sh").path, command, directory.path])
+        guard status == 0 else { throw TestSetupError("scripts/seaweedfs.sh \(command) failed: \(output)") }
+    }
+
+    /// Runs `argv` to its end (blocking); returns its exit status and what it printed (stdout and stderr).
+    /// posix_spawn and waitpid rather than Foundation's Process, whose wait did not return here once a child had
+    /// left a server running in the background.
+    static func run(_ argv: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (Int32, String) {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).log").path
+        defer { unlink(output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArguments = argv.map { strdup($0) } + [nil]
+        var cEnvironment = environment.map { strdup("\($0)=\($1)") } + [nil]
+        defer { for pointer in cArguments + cEnvironment { free(pointer) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment) == 0 else {
+            throw TestSetupError("could not start \(argv[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        // WIFEXITED / WEXITSTATUS
+        return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
+    }
+
+    static var now: Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
+
+    /// What DuckDB reads from an exported file (see `scripts/read-focus.py`).
+    struct FocusFile: Decodable {
+        struct Column: Decodable, Equatable {
+            var name: String
+            var type: String
+        }
+
+        var columns: [Column]
+        var rows: [[String?]]
+        var sums: [String: String]
+        var fileSHA256: String
+        var contentSHA256: String
+
+        /// The rows as comparable values: start, end, quantity, unit, tenant, instance, component, provider, metric,
+        /// event count, status, revision.
+        var totals: [ExportedTotal] {
+            get throws {
+                let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
+                func text(_ row: [String?], _ name: String) throws -> String? {
+                    guard let i = index[name] else { throw TestSetupError("no column \(name)") }
+                    return row[i]
+                }
+                return try rows.map { row in
+                    guard let start = try text(row, "ChargePeriodStart").flatMap(Timestamp.parse),
+                          let end = try text(row, "ChargePeriodEnd").flatMap(Timestamp.parse),
+                          let quantity = try text(row, "ConsumedQuantity"),
+                          let count = try text(row, "x_EventCount").flatMap({ Int64($0) }),
+                          let revision = try text(row, "x_Revision").flatMap({ Int64($0) }) else {
+                        throw TestSetupError("unreadable row \(row)")
+                    }
+                    return ExportedTotal(start: start, end: end, quantity: quantity, unit: try text(row, "ConsumedUnit") ?? "",
+                                         tenant: try text(row, "SubAccountId") ?? "", instance: try text(row, "ResourceId") ?? "",
+                                         component: try text(row, "ServiceName") ?? "", provider: try text(row, "HostProviderName"),
+                                         metric: try text(row, "x_Metric") ?? "", events: count, status: try text(row, "x_Status") ?? "",
+                                         revision: revision)
+                }
+            }
+        }
+    }
+
+    /// One exported row, or one total of PostgreSQL, in the same shape; the quantity as exact decimal text with six
+    /// decimals (DuckDB's DECIMAL(38, 6), PostgreSQL's numeric(38, 6)).
+    struct ExportedTotal: Hashable, CustomStringConvertible {
+        var start: Timestamp, end: Timestamp, quantity: String, unit: String, tenant: String, instance: String,
+            component: String, provider: String?, metric: String, events: Int64, status: String, revision: Int64
+
+        init(start: Timestamp, end: Timestamp, quantity: String, unit: String, tenant: String, instance: String,
+             component: String, provider: String?, metric: String, events: Int64, status: String, revision: Int64) {
+            (self.start, self.end, self.quantity, self.unit, self.tenant, self.instance) = (start, end, quantity, unit, tenant, instance)
+            (self.component, self.provider, self.metric, self.events, self.status, self.revision) =
+                (component, provider, metric, events, status, revision)
+        }
+
+        init(_ total: UsageTotal) {
+            let micros = String(total.quantity.micros % 1_000_000)
+            let text = "\(total.quantity.micros / 1_000_000)." + String(repeating: "0", count: 6 - micros.count) + micros
+            self.init(start: total.windowStart, end: total.windowEnd, quantity: text, unit: total.unit,
+                      tenant: total.key.tenant, instance: total.key.instance, component: total.key.component,
+                      provider: total.provider, metric: total.key.metric, events: total.eventCount,
+                      status: total.status.rawValue, revision: total.revision)
+        }
+
+        var description: String {
+            "\(tenant)/\(instance)/\(component)/\(metric) \(start): \(quantity) \(unit) (\(events) events, \(status), r\(revision))"
+        }
+    }
+
+    /// Reads `bytes` (an exported `.csv.gz`) back with DuckDB.
+    static func readBack(_ bytes: [UInt8]) throws -> FocusFile {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(TestServices.unique("focus") + ".csv.gz")
+        try Data(bytes).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let (status, output) = try run([try environment("FERRIS_TEST_PYTHON"),
+                                         root.appendingPathComponent("scripts/read-focus.py").path, file.path])
+        guard status == 0, let data = output.data(using: .utf8) else { throw TestSetupError("read-focus.py failed: \(output)") }
+        return try JSONDecoder().decode(FocusFile.self, from: data)
+    }
+
+    /// The manifest and DuckDB's reading of the data file of `revision` of `period`.
+    static func exported(_ period: ExportPeriod, revision: Int64, store: S3Configuration,
+                         layout: ExportLayout) async throws -> (manifest: ExportManifest, file: FocusFile) {
+        try await TestServices.blocking { try exportedNow(period, revision: revision, store: store, layout: layout) }
+    }
+
+    private static func exportedNow(_ period: ExportPeriod, revision: Int64, store: S3Configuration,
+                                    layout: ExportLayout) throws -> (manifest: ExportManifest, file: FocusFile) {
+        let client = try S3Client(store)
+        guard let manifestBytes = try client.getObject(layout.manifestKey(period, revision: revision)) else {
+            throw TestSetupError("no manifest for \(period) revision \(revision)")
+        }
+        let manifest = try ExportManifest.decode(manifestBytes)
+        guard let key = manifest.files.first?.key, let data = try client.getObject(key) else {
+            throw TestSetupError("no data file for \(period) revision \(revision)")
+        }
+        return (manifest, try readBack(data))
+    }
+
+    /// A table shaped like the view `usage_totals` (only the columns the export may depend on) and its replays
+    /// table, with `rows` final totals spread over the hours of `day`: some quantities of 30 integer digits (beyond a
+    /// double's precision), every tenth without a host provider, names that need CSV quoting, and instance names of
+    /// `randomHex` (a multiple of 32) random hex digits (that gzip cannot shrink, for files of a given size).
+    static func createTotals(_ table: String, day: ExportPeriod, rows: Int, randomHex: Int = 32) async throws {
+        let url = try TestServices.databaseURL
+        try await TestServices.blocking { try createTotalsNow(table, day: day, rows: rows, randomHex: randomHex, url: url) }
+    }
+
+    private static func createTotalsNow(_ table: String, day: ExportPeriod, rows: Int, randomHex: Int, url: String) throws {
+        let db = try PostgresConnection(url: url)
+        try db.query("""
+            CREATE TABLE \(table) (tenant text, instance text, component text, metric text, window_start timestamptz,
+                window_end timestamptz, quantity numeric(38, 6), unit text, event_count bigint, status text,
+                host_provider text, revision bigint, updated_at timestamptz DEFAULT now())
+            """)
+        try db.query("""
+            CREATE TABLE \(table)_replays (revision bigserial PRIMARY KEY, range_start timestamptz, range_end timestamptz,
+                tenant text, published_at timestamptz)
+            """)
+        try db.query("""
+            INSERT INTO \(table) (tenant, instance, component, metric, window_start, window_end, quantity, unit, event_count,
+                                  status, host_provider, revision)
+            SELECT 'tenant-' || (i % 97) || CASE WHEN i % 13 = 0 THEN ', "quoted"' ELSE '' END,
+                   'inst-' || (SELECT string_agg(md5(i || ':' || g || random()), '') FROM generate_series(1, $3::int / 32) AS g), (ARRAY['kafka', 'minio', 'vault', 'presto'])[1 + i % 4], 'metric-' || (i / 97),
+                   $1::timestamptz + ((i % 24) || ' hours')::interval, $1::timestamptz + ((i % 24 + 1) || ' hours')::interval,
+                   (CASE WHEN i % 1000 = 0 THEN '123456789012345678901234567890.' ELSE (i * 31 % 100000)::text || '.' END
+                     || lpad((i * 7919 % 1000000)::text, 6, '0'))::numeric, (ARRAY['Core-Seconds', 'GiB-Hours', 'Requests'])[1 + i % 3],
+                   1 + i % 50, 'final', CASE WHEN i % 10 = 0 THEN NULL ELSE 'gcp' END, 0
+            FROM generate_series(1, $2) AS i
+            """, [.text(day.start.rfc3339), .text(String(rows)), .text(String(randomHex))])
+    }
+
+    /// The totals of `day` in `table` as PostgreSQL holds them, and the exact sums per unit PostgreSQL computes.
+    static func postgresTotals(_ table: String, day: ExportPeriod) async throws -> (totals: Set<ExportedTotal>, sums: [String: String]) {
+        let url = try TestServices.databaseURL
+        return try await TestServices.blocking { try postgresTotalsNow(table, day: day, url: url) }
+    }
+
+    private static func postgresTotalsNow(_ table: String, day: ExportPeriod, url: String) throws -> (totals: Set<ExportedTotal>, sums: [String: String]) {
+        let db = try PostgresConnection(url: url)
+        let range: [PostgresValue] = [.text(day.start.rfc3339), .text(day.end.rfc3339)]
+        let rows = try db.query("""
+            SELECT extract(epoch FROM window_start)::bigint, extract(epoch FROM window_end)::bigint, quantity::text, unit, tenant,
+                   instance, component, host_provider, metric, event_count, status, revision
+            FROM \(table) WHERE window_start >= $1 AND window_start < $2
+            """, range)
+        let totals = try rows.map { row -> ExportedTotal in
+            guard let start = row[0].flatMap({ Int64($0) }), let end = row[1].flatMap({ Int64($0) }),
+                  let quantity = row[2],
+                  let events = row[9].flatMap({ Int64($0) }), let revision = row[11].flatMap({ Int64($0) }) else {
+                throw TestSetupError("unreadable row \(row.values)")
+            }
+            return ExportedTotal(start: Timestamp(milliseconds: start * 1000), end: Timestamp(milliseconds: end * 1000),
+                                 quantity: quantity, unit: row[3] ?? "", tenant: row[4] ?? "", instance: row[5] ?? "",
+                                 component: row[6] ?? "", provider: row[7], metric: row[8] ?? "", events: events,
+                                 status: row[10] ?? "", revision: revision)
+        }
+        var sums: [String: String] = [:]
+        for row in try db.query("SELECT unit, sum(quantity)::text FROM \(table) WHERE window_start >= $1 AND window_start < $2 GROUP BY 1", range) {
+            if let unit = row[0], let sum = row[1] { sums[unit] = sum }
+        }
+        return (Set(totals), normalized(sums))
+    }
+
+    /// Decimal texts per unit without trailing fractional zeros, to compare sums written with different scales.
+    static func normalized(_ sums: [String: String]) -> [String: String] {
+        sums.mapValues { text in
+            guard text.contains(".") else { return text }
+            var digits = Substring(text)
+            while digits.last == "0" { digits.removeLast() }
+            if digits.last == "." { digits.removeLast() }
+            return String(digits)
+        }
+    }
+}
+
+extension S3Client {
+    /// Every object under `prefix`, off the cooperative pool.
+    func objects(_ prefix: String = "") async throws -> [S3Object] {
+        try await TestServices.blocking { try self.listObjects(prefix: prefix) }
+    }
+
+    /// Unfinished multipart uploads under `prefix`, off the cooperative pool.
+    func pending(_ prefix: String = "") async throws -> [S3PendingUpload] {
+        try await TestServices.blocking { try self.listPendingUploads(prefix: prefix) }
+    }
+}
