@@ -14,6 +14,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
@@ -44,10 +45,27 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The instance registry on Kafka: follows the compacted registry topic, publishes instance events, and
+        // translates the deployment wizard's configuration message.
+        .target(name: "UsageRegistry", dependencies: ["Kafka", "UsageStandard", .product(name: "Logging", package: "swift-log")]),
+        // The collector's pure core: mapping files, exact interval usage from raw Prometheus samples, the scheduler
+        // state machine. No I/O.
+        .target(name: "UsageCollector", dependencies: ["UsageStandard", .product(name: "Yams", package: "Yams")]),
+        // The collector's driver: Prometheus HTTP API client, Kafka events and cursors, endpoints. Independent of the
+        // accounting service (never imports UsageService).
+        .target(name: "UsageCollectorService", dependencies: [
+            "UsageCollector", "UsageRegistry", "Kafka", "UsageStandard",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // Realistic events for the seed scenarios, and the totals they must produce.
         .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
             "UsageService", "UsageEndpoints", "UsageSimulation", "UsageTopology", "Kafka", "PostgreSQL", "UsageStandard",
+            "UsageRegistry", "UsageCollector", "UsageCollectorService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,6 +77,12 @@ let package = Package(
                           path: "benchmarks/pipeline-throughput"),
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
+        .testTarget(name: "UsageCollectorTests", dependencies: ["UsageCollector", "UsageRegistry", "UsageStandard"]),
+        .testTarget(name: "CollectorIntegrationTests", dependencies: [
+            "Kafka", "UsageCollector", "UsageCollectorService", "UsageRegistry", "UsageService", "UsageStandard",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Kafka", "PostgreSQL", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
