@@ -23,21 +23,22 @@ public struct CollectionJob: Hashable, Sendable, CustomStringConvertible {
 /// after each step. Events in (`cursorsLoaded`, `registryChanged`, `next(now:)`, `collected`, `failed`), actions out;
 /// the driver performs the actions (Prometheus queries, Kafka writes) and reports back. No I/O, no clock of its own.
 ///
-/// Per instance it keeps a cursor: the start of the last interval whose events were delivered. The next interval is
-/// due once its end plus the configured delay has passed; one job runs at a time, oldest due interval first. After
-/// a failure the instance waits (1 s, doubling up to 30 s). An instance's first interval is the one its first
-/// registry version falls in, and intervals older than the backfill horizon are skipped (reported, never silent).
-/// A deleted instance is collected up to the interval its deletion falls in, then forgotten.
+/// Per instance it keeps a cursor: the end of the last interval whose events were delivered ("collected until").
+/// The next interval runs from the cursor to the next interval boundary (a whole interval, unless the interval length
+/// was changed since the cursor was stored: then one shorter interval realigns it, with no gap and no overlap). It is
+/// due once its end plus the configured delay has passed; one job runs at a time, oldest due interval first. After a
+/// failure the instance waits (1 s, doubling up to 30 s). An instance without a cursor starts with the interval its
+/// first registry version falls in; intervals older than the backfill horizon are skipped (reported, never silent).
+/// A deleted instance is collected up to the end of the interval its deletion falls in, then forgotten.
 public struct CollectorMachine: Sendable {
     /// What the driver should do.
     public enum Action: Sendable, Equatable {
         /// Query Prometheus for the job's interval and publish its events; then call `collected` or `failed`.
         case collect(CollectionJob, InstanceDescription)
-        /// Skip intervals `[from, to)` of `instance` (older than the backfill horizon): log and count them; the
-        /// cursor already moved past them.
+        /// Skip `[from, to)` of `instance` (older than the backfill horizon): log and count it. A `storeCursor` follows.
         case skip(instance: String, from: Int64, to: Int64)
-        /// Store the cursor (the start of the last delivered interval) of `instance`, after its events are delivered.
-        case storeCursor(instance: String, lastStart: Int64)
+        /// Store the cursor of `instance`: everything before `collectedUntil` (ms) is delivered or skipped.
+        case storeCursor(instance: String, collectedUntil: Int64)
         /// The instance is deleted and fully collected; its cursor stays, so that a restart does not collect it again.
         case forget(instance: String)
         /// Nothing to do before `until` (ms since the epoch), unless the registry changes.
@@ -46,13 +47,15 @@ public struct CollectorMachine: Sendable {
 
     private struct InstanceState: Sendable {
         var description: InstanceDescription
-        /// Start of the last interval delivered; nil until the first job.
+        /// Everything before this is delivered; nil until the first job.
         var cursor: Int64?
-        /// The first interval to collect when there is no cursor.
+        /// Where collection starts when there is no cursor.
         var firstStart: Int64
         var deletedAt: Int64?
         var retryAt: Int64 = 0
         var failures = 0
+
+        var nextStart: Int64 { cursor ?? firstStart }
     }
 
     /// The configuration (interval, delay, backfill).
@@ -64,7 +67,7 @@ public struct CollectorMachine: Sendable {
     private var running: CollectionJob?
     private var finished: Set<String> = []
     private var pending: [Action] = []
-    /// Whether the last Prometheus query and the last Kafka write succeeded (for readiness).
+    /// Why the last job failed, until one succeeds (for readiness).
     public private(set) var lastFailure: String?
 
     /// Creates the machine; with `cluster`, only instances on that Kubernetes cluster are collected.
@@ -74,13 +77,15 @@ public struct CollectorMachine: Sendable {
         self.interval = configuration.intervalMilliseconds
     }
 
-
     private func alignDown(_ time: Int64) -> Int64 {
         let remainder = time % interval
         return remainder >= 0 ? time - remainder : time - remainder - interval
     }
 
-    /// The stored cursors were read (instance id -> start of its last delivered interval). Nothing is collected before.
+    /// The end of the interval that starts at `start`: the next boundary after it.
+    private func end(after start: Int64) -> Int64 { alignDown(start) + interval }
+
+    /// The stored cursors were read (instance id -> collected until). Nothing is collected before.
     public mutating func cursorsLoaded(_ cursors: [String: Int64]) {
         loadedCursors = cursors
         for (id, cursor) in cursors { instances[id]?.cursor = cursor }
@@ -88,14 +93,14 @@ public struct CollectorMachine: Sendable {
 
     /// The registry changed (or was read for the first time).
     public mutating func registryChanged(_ registry: InstanceRegistry) {
+        func first(_ id: String) -> Int64 { alignDown(registry.firstSeen(id)?.milliseconds ?? 0) }
         for (id, description) in registry.instances where cluster == nil || description.cluster == cluster {
             finished.remove(id)
             if instances[id] != nil {
                 instances[id]?.description = description
                 instances[id]?.deletedAt = nil
             } else {
-                let first = alignDown(registry.firstSeen(id)?.milliseconds ?? 0)
-                instances[id] = InstanceState(description: description, cursor: loadedCursors?[id], firstStart: first)
+                instances[id] = InstanceState(description: description, cursor: loadedCursors?[id], firstStart: first(id))
             }
         }
         for (id, time) in registry.deleted where !finished.contains(id) {
@@ -103,14 +108,14 @@ public struct CollectorMachine: Sendable {
                 // Deleted before this collector saw it live: collect what it used up to its deletion.
                 guard let last = registry.versions[id]?.last(where: { $0.instance != nil })?.instance,
                       cluster == nil || last.cluster == cluster else { continue }
-                instances[id] = InstanceState(description: last, cursor: loadedCursors?[id],
-                                              firstStart: alignDown(registry.firstSeen(id)?.milliseconds ?? 0))
+                instances[id] = InstanceState(description: last, cursor: loadedCursors?[id], firstStart: first(id))
             }
             if instances[id]?.deletedAt == nil { instances[id]?.deletedAt = time.milliseconds }
         }
-        for (id, state) in instances where registry.instances[id] == nil && registry.deletionTime(id) == nil && state.deletedAt == nil {
-            // Gone without a deletion record (e.g. moved to another cluster): stop at once.
-            instances[id]?.deletedAt = (state.cursor ?? state.firstStart - interval) + interval
+        for (id, state) in instances where state.deletedAt == nil
+            && registry.instances[id].map({ cluster == nil || $0.cluster == cluster }) != true {
+            // No longer live here, without a deletion (moved to another cluster): stop at once.
+            instances[id]?.deletedAt = state.nextStart
         }
     }
 
@@ -123,18 +128,18 @@ public struct CollectorMachine: Sendable {
         var earliest = now + interval
         for id in instances.keys.sorted() {
             guard let state = instances[id] else { continue }
-            let start = state.cursor.map { $0 + interval } ?? state.firstStart
+            let start = state.nextStart
             if let deletedAt = state.deletedAt, start >= deletedAt {
                 instances[id] = nil
                 finished.insert(id)
                 return .forget(instance: id)
             }
             if start < horizon {
-                instances[id]?.cursor = horizon - interval
-                pending.append(.storeCursor(instance: id, lastStart: horizon - interval))
+                instances[id]?.cursor = horizon
+                pending.append(.storeCursor(instance: id, collectedUntil: horizon))
                 return .skip(instance: id, from: start, to: horizon)
             }
-            let due = max(start + interval + configuration.delayMilliseconds, state.retryAt)
+            let due = max(end(after: start) + configuration.delayMilliseconds, state.retryAt)
             guard due <= now else {
                 earliest = min(earliest, due)
                 continue
@@ -143,7 +148,7 @@ public struct CollectorMachine: Sendable {
             best = (id, start)
         }
         guard let best, let state = instances[best.id] else { return .wait(until: earliest) }
-        let job = CollectionJob(instance: best.id, start: best.start, end: best.start + interval)
+        let job = CollectionJob(instance: best.id, start: best.start, end: end(after: best.start))
         running = job
         return .collect(job, state.description)
     }
@@ -152,11 +157,12 @@ public struct CollectorMachine: Sendable {
     public mutating func collected(_ job: CollectionJob) -> Action {
         running = nil
         lastFailure = nil
-        guard instances[job.instance] != nil else { return .storeCursor(instance: job.instance, lastStart: job.start) }
-        instances[job.instance]?.cursor = job.start
-        instances[job.instance]?.failures = 0
-        instances[job.instance]?.retryAt = 0
-        return .storeCursor(instance: job.instance, lastStart: job.start)
+        if instances[job.instance] != nil {
+            instances[job.instance]?.cursor = job.end
+            instances[job.instance]?.failures = 0
+            instances[job.instance]?.retryAt = 0
+        }
+        return .storeCursor(instance: job.instance, collectedUntil: job.end)
     }
 
     /// The job failed (Prometheus or Kafka): retry it after a backoff.
@@ -169,12 +175,11 @@ public struct CollectorMachine: Sendable {
         instances[job.instance]?.retryAt = now + min(30_000, 1000 << min(failures - 1, 5))
     }
 
-    /// How far behind each instance is: the end of its next due interval plus the delay, before `now` (0 when up to date).
+    /// How far behind each instance is: `now` minus the time its next interval is due (0 when up to date).
     public func lag(now: Int64) -> [String: Int64] {
         var result: [String: Int64] = [:]
         for (id, state) in instances {
-            let start = state.cursor.map { $0 + interval } ?? state.firstStart
-            result[id] = max(0, now - (start + interval + configuration.delayMilliseconds))
+            result[id] = max(0, now - (end(after: state.nextStart) + configuration.delayMilliseconds))
         }
         return result
     }

@@ -87,7 +87,7 @@ public final class CollectorService: Service, Sendable {
         logger.info("collector started", metadata: ["prometheus": "\(options.prometheusURL)", "cursors": "\(cursors.count)"])
         var machine = CollectorMachine(configuration: options.mapping, cluster: options.cluster)
         machine.cursorsLoaded(cursors)
-        var appliedSeen = -1
+        var registrySeen = -1
         var nextProbe: Int64 = 0
         while !stopping {
             let now = Self.now()
@@ -99,9 +99,9 @@ public final class CollectorService: Service, Sendable {
                 try await Task.sleep(for: .milliseconds(200))
                 continue
             }
-            let applied = follower.counts.applied
-            if applied != appliedSeen {
-                appliedSeen = applied
+            let version = follower.version
+            if version != registrySeen {
+                registrySeen = version
                 machine.registryChanged(follower.registry)
                 status.update(registryRead: true, lag: machine.lag(now: now))
             }
@@ -135,16 +135,13 @@ public final class CollectorService: Service, Sendable {
     }
 
     private func perform(_ action: CollectorMachine.Action, publisher: EventPublisher) async throws {
-        let interval = options.mapping.intervalMilliseconds
         switch action {
-        case .storeCursor(let instance, let lastStart):
-            try await Blocking.run("ferris-collect-kafka") {
-                try publisher.storeCursor(instance: instance, lastStart: lastStart, intervalMilliseconds: interval)
-            }
+        case .storeCursor(let instance, let until):
+            try await Blocking.run("ferris-collect-kafka") { try publisher.storeCursor(instance: instance, collectedUntil: until) }
         case .forget(let instance):
             logger.info("instance deleted and fully collected", metadata: ["instance": "\(instance)"])
         case .skip(let instance, let from, let to):
-            status.intervalsSkipped(instance: instance, count: (to - from) / interval)
+            status.intervalsSkipped(instance: instance, milliseconds: to - from)
             logger.warning("intervals older than the backfill horizon are not collected", metadata: [
                 "instance": "\(instance)", "from": "\(Timestamp(milliseconds: from))", "to": "\(Timestamp(milliseconds: to))"])
         case .collect, .wait:

@@ -34,9 +34,9 @@ public final class CollectorStatus: Sendable {
         state.withLock { $0.lastFailure = nil }
     }
 
-    func intervalsSkipped(instance: String, count: Int64) {
-        counter("intervals_skipped", "Intervals older than the backfill horizon, not collected.", [("instance", instance)])
-            .increment(by: count)
+    func intervalsSkipped(instance: String, milliseconds: Int64) {
+        counter("skipped_seconds", "Time older than the backfill horizon, not collected.", [("instance", instance)])
+            .increment(by: milliseconds / 1000)
     }
 
     func failed(stage: String, reason: String) {

@@ -1,16 +1,15 @@
 import Foundation
 import Kafka
 import Logging
+import UsageRegistry
 import UsageStandard
 
 /// The collector's Kafka side: usage events to the instances' event topics (binary mode, key = tenant, idempotent
 /// producer) and cursors to a compacted topic (key = instance id). Every method blocks (librdkafka): call them
-/// through `Blocking.run`.
+/// through `Blocking.run`, one at a time.
 final class EventPublisher: @unchecked Sendable {
-    /// The cursor topic's configuration: compacted; a tombstone removes an instance's cursor.
-    static let cursorTopicConfigs = ["cleanup.policy": "compact", "segment.ms": "600000", "min.cleanable.dirty.ratio": "0.1"]
-    /// The event topics' configuration, as the standard requires (retained 35 days for re-accounting).
-    static let eventTopicConfigs = ["retention.ms": "\(35 * 86_400_000)"]
+    /// The cursor topic's configuration: compacted, so the latest cursor per instance stays.
+    static let cursorTopicConfigs = ["cleanup.policy": "compact"]
 
     private let kafka: KafkaConfiguration
     private let cursorTopic: String
@@ -28,7 +27,7 @@ final class EventPublisher: @unchecked Sendable {
         self.producer = try KafkaProducer(configuration: config, logger: logger)
     }
 
-    /// The stored cursors: instance id -> start of its last delivered interval (ms).
+    /// The stored cursors: instance id -> collected until (ms since the epoch).
     func loadCursors() throws -> [String: Int64] {
         try KafkaAdmin(configuration: kafka, logger: logger)
             .createTopics([KafkaNewTopic(name: cursorTopic, partitions: 1, configs: Self.cursorTopicConfigs)])
@@ -39,22 +38,34 @@ final class EventPublisher: @unchecked Sendable {
                 cursors[key] = nil
                 return
             }
-            guard case .success(let json) = JSONValue.parse(Array(value)), let text = json["lastIntervalStart"]?.string,
-                  let time = Timestamp.parse(text) else {
-                logger.warning("a cursor record is unreadable; ignored", metadata: ["instance": "\(key)"])
+            guard let until = Self.collectedUntil(Array(value)) else {
+                // Never silently: an unreadable cursor means the instance starts again from its registry time (within
+                // the backfill), and its repeated events are dropped by the service as duplicates.
+                logger.error("a cursor record is unreadable; the instance is collected as if it had none",
+                             metadata: ["instance": "\(key)", "topic": "\(cursorTopic)"])
                 return
             }
-            cursors[key] = time.milliseconds
+            cursors[key] = until
         }
         return cursors
     }
 
+    /// The cursor record's value: `{"instance": ..., "collectedUntil": "<RFC 3339>"}`.
+    static func cursorValue(instance: String, collectedUntil: Int64) -> [UInt8] {
+        JSONValue.object([("instance", .string(instance)),
+                          ("collectedUntil", .string(Timestamp(milliseconds: collectedUntil).rfc3339))]).bytes
+    }
+
+    static func collectedUntil(_ value: [UInt8]) -> Int64? {
+        guard case .success(let json) = JSONValue.parse(value), let text = json["collectedUntil"]?.string else { return nil }
+        return Timestamp.parse(text)?.milliseconds
+    }
+
     /// Sends `events` to their instance's topic (created if missing) and waits until the broker has them all.
     func publish(_ events: [UsageEvent], instance: String) throws {
-        let topic = UsageStandard.eventTopic(instance: instance)
+        let topic = InstanceEventTopics.name(of: instance)
         if !knownTopics.contains(topic) {
-            try KafkaAdmin(configuration: kafka, logger: logger)
-                .createTopics([KafkaNewTopic(name: topic, partitions: 3, configs: Self.eventTopicConfigs)])
+            try InstanceEventTopics.create(for: [instance], kafka: kafka, logger: logger)
             knownTopics.insert(topic)
         }
         for event in events {
@@ -66,11 +77,9 @@ final class EventPublisher: @unchecked Sendable {
     }
 
     /// Stores the cursor of `instance` and waits until the broker has it.
-    func storeCursor(instance: String, lastStart: Int64, intervalMilliseconds: Int64) throws {
-        let value = JSONValue.object([("instance", .string(instance)),
-                                      ("lastIntervalStart", .string(Timestamp(milliseconds: lastStart).rfc3339)),
-                                      ("intervalSeconds", .number(String(intervalMilliseconds / 1000)))]).bytes
-        try producer.send(topic: cursorTopic, key: Array(instance.utf8), value: value)
+    func storeCursor(instance: String, collectedUntil: Int64) throws {
+        try producer.send(topic: cursorTopic, key: Array(instance.utf8),
+                          value: Self.cursorValue(instance: instance, collectedUntil: collectedUntil))
         try producer.awaitDeliveries(timeoutMilliseconds: 30_000)
     }
 }

@@ -17,7 +17,7 @@ public enum InstanceEventDecoder {
     private static func decodeThrowing(key: [UInt8]?, value: [UInt8]?,
                                        headers: [(name: String, value: [UInt8]?)]) throws(InstanceEventError) -> InstanceRecord {
         guard let keyBytes = key, !keyBytes.isEmpty else {
-            throw InstanceEventError(.partitionKeyMismatch, "key", "the record has no key; the key must be the instance id")
+            throw InstanceEventError(.missingKey, "key", "the record has no key; the key must be the instance id")
         }
         guard let keyText = String(validating: keyBytes, as: UTF8.self) else {
             throw InstanceEventError(.invalidEncoding, "key", "the record key is not UTF-8")
@@ -89,6 +89,13 @@ public enum InstanceEventDecoder {
         }
     }
 
+    /// CloudEvents' attribute naming, made mandatory as for usage events: `[a-z][a-z0-9]{0,19}`.
+    private static func isAttributeName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard let first = bytes.first, bytes.count <= 20, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) else { return false }
+        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+
     private static func isJSON(_ mediaType: String) -> Bool {
         let type = String(mediaType.split(separator: ";", maxSplits: 1).first ?? "").lowercased()
             .filter { $0 != " " && $0 != "\t" }
@@ -101,6 +108,21 @@ public enum InstanceEventDecoder {
             guard let string = value.string else { throw InstanceEventError(.invalidAttribute, name, "must be a string, not \(value.kind)") }
             guard !string.isEmpty else { throw InstanceEventError(.missingAttribute, name, "is required and must not be empty") }
             return string
+        }
+        for (name, value) in attributes {
+            guard Self.isAttributeName(name) else {
+                throw InstanceEventError(.invalidExtensionName, name,
+                                         "attribute names are lower-case letters and digits, start with a letter, at most 20 characters")
+            }
+            switch value {
+            case .string, .bool, .number: continue
+            default: throw InstanceEventError(.invalidAttribute, name, "must be a string, a boolean or an integer, not \(value.kind)")
+            }
+        }
+        for name in ["datacontenttype", "dataschema", "subject"] {
+            if let value = attributes[name], value.string?.isEmpty ?? true {
+                throw InstanceEventError(.invalidAttribute, name, "must be a non-empty string when present")
+            }
         }
         let specVersion = try text("specversion")
         guard specVersion == UsageStandard.specVersion else {

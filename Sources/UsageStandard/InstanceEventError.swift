@@ -14,6 +14,8 @@ public struct InstanceEventError: Error, Sendable, Equatable, CustomStringConver
         case missingAttribute = "missing-attribute"
         /// An attribute has a value or type that is not allowed.
         case invalidAttribute = "invalid-attribute"
+        /// An attribute name breaks the CloudEvents naming rule (lower-case letters and digits, at most 20).
+        case invalidExtensionName = "invalid-extension-name"
         /// An attribute appears twice.
         case duplicateAttribute = "duplicate-attribute"
         /// `specversion` is not 1.0.
@@ -28,6 +30,8 @@ public struct InstanceEventError: Error, Sendable, Equatable, CustomStringConver
         case missingData = "missing-data"
         /// The record key is not the instance id.
         case partitionKeyMismatch = "partition-key-mismatch"
+        /// The record has no key (the instance id is required as the key).
+        case missingKey = "missing-key"
         /// The instance claims a Kubernetes namespace that another live instance on the same cluster has.
         case namespaceConflict = "namespace-conflict"
     }

@@ -38,21 +38,21 @@ func machine(backfill: Int64 = 3_600_000, cluster: String? = nil) -> CollectorMa
         #expect(machine.next(now: t0 + minute + delay) == .collect(job, instance))
         // One job at a time.
         guard case .wait = machine.next(now: t0 + 5 * minute) else { Issue.record("a second job while one runs"); return }
-        #expect(machine.collected(job) == .storeCursor(instance: "team-gcp", lastStart: t0))
+        #expect(machine.collected(job) == .storeCursor(instance: "team-gcp", collectedUntil: t0 + minute))
         #expect(machine.next(now: t0 + 2 * minute + delay) == .collect(CollectionJob(instance: "team-gcp", start: t0 + minute, end: t0 + 2 * minute), instance))
     }
 
     @Test func aStoredCursorIsResumedWithoutGapOrRepeat() {
         var machine = machine()
         machine.registryChanged(registry([(instance, .created, t0)]))
-        machine.cursorsLoaded(["team-gcp": t0 + 7 * minute])
+        machine.cursorsLoaded(["team-gcp": t0 + 8 * minute])
         #expect(machine.next(now: t0 + 20 * minute) == .collect(CollectionJob(instance: "team-gcp", start: t0 + 8 * minute, end: t0 + 9 * minute), instance))
         #expect(machine.lag(now: t0 + 20 * minute)["team-gcp"] == 20 * minute - 9 * minute - delay)
     }
 
     @Test func aFailedIntervalIsRetriedAfterABackoff() {
         var machine = machine()
-        machine.cursorsLoaded(["team-gcp": t0])
+        machine.cursorsLoaded(["team-gcp": t0 + minute])
         machine.registryChanged(registry([(instance, .created, t0)]))
         let now = t0 + 5 * minute
         guard case .collect(let job, _) = machine.next(now: now) else { Issue.record("no job"); return }
@@ -69,11 +69,11 @@ func machine(backfill: Int64 = 3_600_000, cluster: String? = nil) -> CollectorMa
 
     @Test func intervalsBeyondTheBackfillHorizonAreSkippedAndReported() {
         var machine = machine(backfill: 10 * minute)
-        machine.cursorsLoaded(["team-gcp": t0])
+        machine.cursorsLoaded(["team-gcp": t0 + minute])
         machine.registryChanged(registry([(instance, .created, t0)]))
         let now = t0 + 60 * minute + 5_000
         #expect(machine.next(now: now) == .skip(instance: "team-gcp", from: t0 + minute, to: t0 + 50 * minute))
-        #expect(machine.next(now: now) == .storeCursor(instance: "team-gcp", lastStart: t0 + 49 * minute))
+        #expect(machine.next(now: now) == .storeCursor(instance: "team-gcp", collectedUntil: t0 + 50 * minute))
         #expect(machine.next(now: now) == .collect(CollectionJob(instance: "team-gcp", start: t0 + 50 * minute, end: t0 + 51 * minute), instance))
     }
 
@@ -82,14 +82,14 @@ func machine(backfill: Int64 = 3_600_000, cluster: String? = nil) -> CollectorMa
         other.id = "solo-gcp"
         other.namespaces = ["ferris-solo"]
         var machine = machine()
-        machine.cursorsLoaded(["team-gcp": t0 + 5 * minute, "solo-gcp": t0 + 2 * minute])
+        machine.cursorsLoaded(["team-gcp": t0 + 6 * minute, "solo-gcp": t0 + 3 * minute])
         machine.registryChanged(registry([(instance, .created, t0), (other, .created, t0)]))
         #expect(machine.next(now: t0 + 10 * minute) == .collect(CollectionJob(instance: "solo-gcp", start: t0 + 3 * minute, end: t0 + 4 * minute), other))
     }
 
     @Test func aDeletedInstanceIsCollectedUpToItsDeletionThenForgotten() {
         var machine = machine()
-        machine.cursorsLoaded(["team-gcp": t0])
+        machine.cursorsLoaded(["team-gcp": t0 + minute])
         machine.registryChanged(registry([(instance, .created, t0), (instance, .deleted, t0 + minute + 10_000)]))
         let now = t0 + 10 * minute
         let job = CollectionJob(instance: "team-gcp", start: t0 + minute, end: t0 + 2 * minute)
@@ -107,5 +107,27 @@ func machine(backfill: Int64 = 3_600_000, cluster: String? = nil) -> CollectorMa
         machine.cursorsLoaded([:])
         machine.registryChanged(registry([(instance, .created, t0), (elsewhere, .created, t0)]))
         #expect(machine.instanceIDs == ["team-gcp"])
+    }
+
+    @Test func aCursorOffTheIntervalGridIsRealignedWithoutGapOrOverlap() {
+        // Stored by a collector with 30 s intervals; this one has 60 s intervals.
+        var machine = machine()
+        machine.cursorsLoaded(["team-gcp": t0 + 90_000])
+        machine.registryChanged(registry([(instance, .created, t0)]))
+        let short = CollectionJob(instance: "team-gcp", start: t0 + 90_000, end: t0 + 2 * minute)
+        #expect(machine.next(now: t0 + 10 * minute) == .collect(short, instance))
+        _ = machine.collected(short)
+        #expect(machine.next(now: t0 + 10 * minute) == .collect(CollectionJob(instance: "team-gcp", start: t0 + 2 * minute, end: t0 + 3 * minute), instance))
+    }
+
+    @Test func anInstanceMovedToAnotherClusterStopsAtOnce() {
+        var machine = machine(cluster: "gke")
+        machine.cursorsLoaded(["team-gcp": t0 + 3 * minute])
+        machine.registryChanged(registry([(instance, .created, t0)]))
+        var moved = instance
+        moved.cluster = "aks"
+        machine.registryChanged(registry([(instance, .created, t0), (moved, .updated, t0 + 4 * minute)]))
+        #expect(machine.next(now: t0 + 10 * minute) == .forget(instance: "team-gcp"))
+        #expect(machine.instanceIDs.isEmpty)
     }
 }

@@ -140,3 +140,46 @@ func editedTeamEvent(_ edit: (String) -> String) -> String {
         #expect(try registry.apply(.event(instanceEvent(.created, intruder)), recordTime: .init(milliseconds: 0)).get() == .created(intruder))
     }
 }
+
+@Suite struct DocumentedInstanceEvents {
+    static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/examples").standardized
+
+    /// Each seed scenario's instance events (docs/examples/*.instances.jsonl) decode, apply to a registry, and encode
+    /// back to the documented bytes.
+    @Test(arguments: ["single-user-gcp", "team-databricks", "hybrid-onprem-gcp"])
+    func decodeApplyAndEncodeBack(_ scenario: String) throws {
+        let text = try String(contentsOf: Self.examples.appendingPathComponent("\(scenario).instances.jsonl"), encoding: .utf8)
+        var registry = InstanceRegistry()
+        for line in text.split(separator: "\n") {
+            let key = try #require(JSONValue.parse(Array(line.utf8)).get()["data"]?["instance"]?.string)
+            let record = try InstanceEventDecoder.decode(key: Array(key.utf8), value: Array(line.utf8),
+                                                         headers: [("content-type", Array(UsageStandard.structuredContentType.utf8))]).get()
+            guard case .event(let event) = record else { Issue.record("not an event"); return }
+            #expect(String(decoding: InstanceEventEncoder.encode(event).value, as: UTF8.self) == String(line))
+            _ = try registry.apply(record, recordTime: event.time).get()
+        }
+        #expect(!registry.instances.isEmpty)
+        if scenario == "hybrid-onprem-gcp" {
+            // Two instances of one tenant; the same namespace name on two clusters; the update added Presto.
+            #expect(Set(registry.instances.values.map(\.tenant)) == ["hybrid-corp"] && registry.instances.count == 2)
+            #expect(registry["hybrid-gcp"]?.components.contains("presto") == true)
+            #expect(registry.instance("hybrid-gcp", at: Timestamp.parse("2026-11-24T08:00:00Z") ?? Timestamp(milliseconds: 0))?
+                .components.contains("presto") == false)
+        }
+        if scenario == "team-databricks" {
+            #expect(registry["team-gcp"]?.scope(of: "databricks-link") == .outOfScope)
+        }
+    }
+
+    @Test func aRecordWithoutKeyOrWithABadAttributeNameIsRefused() {
+        let text = editedTeamEvent { $0 }
+        guard case .failure(let error) = decodeInstance(text, key: nil) else { Issue.record("accepted without key"); return }
+        #expect(error.reason == .missingKey)
+        let badName = editedTeamEvent { $0.replacingOccurrences(of: #""specversion":"1.0","#, with: #""specversion":"1.0","Bad_Ext":"x","#) }
+        guard case .failure(let nameError) = decodeInstance(badName) else { Issue.record("accepted a bad attribute name"); return }
+        #expect(nameError.reason == .invalidExtensionName && nameError.attribute == "Bad_Ext")
+        let objectValue = editedTeamEvent { $0.replacingOccurrences(of: #""specversion":"1.0","#, with: #""specversion":"1.0","region":{},"#) }
+        guard case .failure(let valueError) = decodeInstance(objectValue) else { Issue.record("accepted an object attribute"); return }
+        #expect(valueError.reason == .invalidAttribute && valueError.attribute == "region")
+    }
+}
