@@ -10,7 +10,7 @@
 #   hybrid-gcp     trino-coordinator-0 (postgres exporter), the JupyterHub server jupyter-bob (running)
 #
 # Process CPU seconds become container_cpu_usage_seconds_total, resident memory container_memory_working_set_bytes,
-# loopback transmit bytes container_network_transmit_bytes_total and Prometheus's HTTP requests
+# the node's transmitted bytes per device container_network_transmit_bytes_total (device -> interface) and Prometheus's HTTP requests
 # flask_http_request_total. Resource requests, PVC sizes and pod phases are kube-state-metrics series written to
 # the node exporter's textfile directory (DIR/textfile/kube.prom): edit it to change them.
 #
@@ -86,13 +86,11 @@ EOF
 import sys, yaml
 path, interval, prometheus, node, postgres = sys.argv[1:]
 # Series as cAdvisor names them, for the pods the static labels describe; everything else is dropped.
-def rename(source, target, device=None):
-    if device:
-        return {"source_labels": ["__name__", "device"], "regex": f"{source};{device}", "target_label": "__name__", "replacement": target}
+def rename(source, target):
     return {"source_labels": ["__name__"], "regex": source, "target_label": "__name__", "replacement": target}
 kubernetes = [
-    {"source_labels": ["__name__", "device"], "regex": "node_network_transmit_bytes_total;lo", "target_label": "interface", "replacement": "eth0"},
-    rename("node_network_transmit_bytes_total", "container_network_transmit_bytes_total", device="lo"),
+    {"source_labels": ["device"], "regex": "(.+)", "target_label": "interface"},
+    rename("node_network_transmit_bytes_total", "container_network_transmit_bytes_total"),
     rename("process_cpu_seconds_total", "container_cpu_usage_seconds_total"),
     rename("process_resident_memory_bytes", "container_memory_working_set_bytes"),
     rename("prometheus_http_requests_total", "flask_http_request_total"),

