@@ -34,6 +34,9 @@ public struct IntervalOutput: Sendable, Equatable {
     public var events: [UsageEvent]
     /// Series no label mapped to a component, while `unmapped` is nil (skipped).
     public var unmappedSeries: Int
+    /// `component/metric` whose quantity for the interval exceeds the standard's largest quantity (not sent; the
+    /// driver reports them as errors: a broken exporter, never real usage).
+    public var oversized: [String] = []
 }
 
 /// Exact usage of an interval from raw samples: counter increments between consecutive samples (a drop is a restart
@@ -75,6 +78,7 @@ public enum IntervalUsage {
         var resolver = ComponentResolver(rules: configuration.components, instance: input.instance, podLabels: input.podLabels)
         var events: [UsageEvent] = []
         var unmapped = 0
+        var oversized: [String] = []
         for query in configuration.metrics {
             guard let unit = MetricRegistry.v1[query.metric]?.unit,
                   let divisor = UnitConversion.divisor(metricUnit: unit, kind: query.kind, source: query.unit) else { continue }
@@ -112,11 +116,14 @@ public enum IntervalUsage {
                 perComponent[group.component, default: 0] += value
             }
             for (component, micros) in perComponent.sorted(by: { $0.key < $1.key }) {
-                guard let quantity = Int64(exactly: micros) else { continue }
+                guard let quantity = Int64(exactly: micros) else {
+                    oversized.append("\(component)/\(query.metric)")
+                    continue
+                }
                 events.append(event(input, component: component, metric: query.metric, unit: unit, micros: quantity))
             }
         }
-        return IntervalOutput(events: events, unmappedSeries: unmapped)
+        return IntervalOutput(events: events, unmappedSeries: unmapped, oversized: oversized)
     }
 
     /// The deterministic event id: `<instance>/<component>/<metric>/<interval start>`.

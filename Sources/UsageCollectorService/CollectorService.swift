@@ -78,11 +78,7 @@ public final class CollectorService: Service, Sendable {
         let follower = InstanceRegistryFollower(kafka: options.kafka, topic: options.registryTopic, logger: logger)
         let followerTask = Task { [self] in await followRegistry(follower) }
         defer { followerTask.cancel() }
-        let (options, logger) = (self.options, self.logger)
-        let publisher = try await Blocking.run("ferris-collect-kafka") {
-            try EventPublisher(kafka: options.kafka, cursorTopic: options.cursorTopic, logger: logger)
-        }
-        let cursors = try await Blocking.run("ferris-collect-kafka") { try publisher.loadCursors() }
+        guard let (publisher, cursors) = try await connect() else { return }
         status.update(cursorsLoaded: true)
         logger.info("collector started", metadata: ["prometheus": "\(options.prometheusURL)", "cursors": "\(cursors.count)"])
         var machine = CollectorMachine(configuration: options.mapping, cluster: options.cluster)
@@ -113,6 +109,11 @@ public final class CollectorService: Service, Sendable {
                     let output = try await interval(job, instance: instance, prometheus: prometheus)
                     try await Blocking.run("ferris-collect-kafka") { try publisher.publish(output.events, instance: job.instance) }
                     status.intervalCollected(instance: job.instance, events: output.events.count, unmapped: output.unmappedSeries)
+                    if !output.oversized.isEmpty {
+                        status.failed(stage: "oversized", reason: "a quantity beyond the standard's largest")
+                        logger.error("quantities beyond the standard's largest were not sent (a broken exporter?)",
+                                     metadata: ["job": "\(job)", "series": "\(output.oversized)"])
+                    }
                     logger.debug("interval collected", metadata: ["job": "\(job)", "events": "\(output.events.count)"])
                     try await perform(machine.collected(job), publisher: publisher)
                 } catch {
@@ -147,6 +148,27 @@ public final class CollectorService: Service, Sendable {
         case .collect, .wait:
             break
         }
+    }
+
+    /// The producer and the stored cursors; retried with a backoff while Kafka is unreachable (not ready meanwhile).
+    /// Nil when stopped first.
+    private func connect() async throws -> (EventPublisher, [String: Int64])? {
+        let (options, logger) = (self.options, self.logger)
+        var delay = 1
+        while !stopping {
+            do {
+                return try await Blocking.run("ferris-collect-kafka") {
+                    let publisher = try EventPublisher(kafka: options.kafka, cursorTopic: options.cursorTopic, logger: logger)
+                    return (publisher, try publisher.loadCursors())
+                }
+            } catch {
+                status.failed(stage: "kafka", reason: "\(error)")
+                logger.warning("reading the cursors failed; retrying", metadata: ["error": "\(error)", "in": "\(delay) s"])
+                try await Task.sleep(for: .seconds(delay))
+                delay = min(delay * 2, 30)
+            }
+        }
+        return nil
     }
 
     /// Queries Prometheus for one interval of one instance and computes its events.

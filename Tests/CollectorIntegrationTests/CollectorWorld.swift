@@ -43,15 +43,24 @@ enum Environment {
         }
     }
 
-    /// Runs `scripts/prometheus.sh COMMAND DIR` (e.g. `stop-server` for an outage) to completion.
+    /// Runs `scripts/prometheus.sh COMMAND DIR` (e.g. `stop-server` for an outage) to completion. (posix_spawn and
+    /// waitpid: the server it starts keeps descriptors that would keep Foundation's Process from noticing the exit.)
     static func prometheus(_ command: String) throws {
-        let process = Process()
-        process.executableURL = repository.appendingPathComponent("scripts/prometheus.sh")
-        process.arguments = [command, try prometheusDirectory]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw SetupError("scripts/prometheus.sh \(command) failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        let argv = [repository.appendingPathComponent("scripts/prometheus.sh").path, command, try prometheusDirectory]
+        var cArguments = argv.map { strdup($0) } + [nil]
+        defer { for argument in cArguments { free(argument) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else {
+            throw SetupError("could not start \(argv[0])")
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else { throw SetupError("scripts/prometheus.sh \(command) failed (status \(status))") }
     }
 
     /// Runs blocking client code off the cooperative pool.
@@ -157,6 +166,14 @@ struct CollectorWorld {
         try start(["collect", "--prometheus-url", try Environment.prometheusURL, "--mapping", mapping,
                    "--instance-topic", registryTopic, "--cursor-topic", cursorTopic, "--http-port", "\(httpPort)",
                    "--http-host", "127.0.0.1", "--log-format", "json", "--log-level", "info"])
+    }
+
+    /// Creates the instances' event topics, as the accounting service does when it reads the registry.
+    func createEventTopics(_ instances: [InstanceDescription]) async throws {
+        let kafka = try Environment.kafka
+        try await Environment.blocking {
+            try InstanceEventTopics.create(for: instances.map(\.id), kafka: kafka, logger: Environment.logger)
+        }
     }
 
     /// Starts the accounting service on this world's instances' event topics (Kafka totals only).
