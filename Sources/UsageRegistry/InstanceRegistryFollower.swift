@@ -81,6 +81,15 @@ public final class InstanceRegistryFollower: Sendable {
         }
     }
 
+    /// The registry read once to the topic's current end, with every version still on the topic (for a replay, which
+    /// decides with `InstanceRegistry.instance(_:at:)` as the registry was when the usage happened).
+    public static func read(kafka: KafkaConfiguration, topic: String = UsageStandard.instanceTopic,
+                            logger: Logger) throws -> InstanceRegistry {
+        let follower = InstanceRegistryFollower(kafka: kafka, topic: topic, logger: logger)
+        try follower.run(shouldStop: { follower.isCaughtUp })
+        return follower.registry
+    }
+
     /// Decodes one record of the instance topic.
     public static func decode(_ record: KafkaRecord) -> Result<InstanceRecord, InstanceEventError> {
         InstanceEventDecoder.decode(key: record.key.map { Array($0) }, value: record.value.map { Array($0) },

@@ -71,11 +71,10 @@ struct RegistryCommand: ParsableCommand {
             guard let brokers = connection.resolvedBrokers else {
                 throw CLIError("no Kafka brokers: pass --brokers host:port or set FERRIS_BROKERS")
             }
-            let follower = InstanceRegistryFollower(kafka: try connection.kafkaConfiguration(brokers: brokers),
-                                                    topic: instanceTopic ?? environment("FERRIS_INSTANCE_TOPIC") ?? UsageStandard.instanceTopic,
-                                                    logger: logger)
-            try follower.run(shouldStop: { follower.isCaughtUp })
-            for instance in follower.registry.instances.values.sorted(by: { $0.id < $1.id }) {
+            let registry = try InstanceRegistryFollower.read(
+                kafka: try connection.kafkaConfiguration(brokers: brokers),
+                topic: instanceTopic ?? environment("FERRIS_INSTANCE_TOPIC") ?? UsageStandard.instanceTopic, logger: logger)
+            for instance in registry.instances.values.sorted(by: { $0.id < $1.id }) {
                 let links = instance.links.map { "\($0.name) (\($0.component), \($0.accounted ? "accounted" : "not accounted"))" }
                 print("\(instance.id)  tenant \(instance.tenant)  \(instance.provider)  \(instance.cluster)/\(instance.namespaces.joined(separator: ","))")
                 print("  components: \(instance.components.joined(separator: ", "))")

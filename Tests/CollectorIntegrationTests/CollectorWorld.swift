@@ -253,12 +253,12 @@ struct CollectorWorld {
         return result
     }
 
-    /// Waits until the service's totals equal `expected` (or `seconds` pass) and returns the last totals read.
+    /// Waits until the service's non-zero totals equal `expected` (or `seconds` pass) and returns the last read.
     func waitForTotals(_ expected: [String: Int64], seconds: Int = 90) async throws -> [String: Int64] {
         let deadline = ContinuousClock.now + .seconds(seconds)
         var totals: [String: Int64] = [:]
         while ContinuousClock.now < deadline {
-            totals = try await self.totals()
+            totals = try await self.totals().filter { $0.value != 0 }
             if totals == expected { break }
             try await Task.sleep(for: .seconds(1))
         }

@@ -61,14 +61,14 @@ import UsageStandard
         let process = try world.start(["registry", "publish", "--from-wizard", message, "--instance-topic", world.registryTopic])
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "log: \(world.logFile.path)")
-        let follower = InstanceRegistryFollower(kafka: try Environment.kafka, topic: world.registryTopic, logger: Environment.logger)
-        try await Environment.blocking { try follower.run(shouldStop: { follower.isCaughtUp }) }
+        let (kafka, topic) = (try Environment.kafka, world.registryTopic)
+        let registry = try await Environment.blocking { try InstanceRegistryFollower.read(kafka: kafka, topic: topic, logger: Environment.logger) }
         let documented = try String(contentsOf: Environment.repository.appendingPathComponent("docs/examples/team-databricks.instances.jsonl"),
                                     encoding: .utf8)
         let decoded = InstanceEventDecoder.decode(key: Array("team-gcp".utf8), value: Array(documented.utf8.dropLast()),
                                                   headers: [("content-type", Array(UsageStandard.structuredContentType.utf8))])
         guard case .success(.event(let event)) = decoded else { Issue.record("the documented example does not decode: \(decoded)"); return }
-        #expect(follower.registry["team-gcp"] == event.instance)
+        #expect(registry["team-gcp"] == event.instance)
     }
 }
 
