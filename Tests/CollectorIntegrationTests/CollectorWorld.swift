@@ -216,6 +216,18 @@ struct CollectorWorld {
         }
     }
 
+    /// Overwrites the cursor of `instance` (as a crash between sending an interval and storing its cursor would leave it).
+    func storeCursor(_ instance: String, collectedUntil: Int64) async throws {
+        let (kafka, topic) = (try Environment.kafka, cursorTopic)
+        let value = JSONValue.object([("instance", .string(instance)),
+                                      ("collectedUntil", .string(Timestamp(milliseconds: collectedUntil).rfc3339))]).bytes
+        try await Environment.blocking {
+            let producer = try KafkaProducer(configuration: kafka, logger: Environment.logger)
+            try producer.send(topic: topic, key: Array(instance.utf8), value: value)
+            try producer.awaitDeliveries()
+        }
+    }
+
     /// Waits until every instance's cursor has reached `time` (or fails after `seconds`).
     func waitForCursors(_ instances: [InstanceDescription], atLeast time: Int64, seconds: Int = 120) async throws {
         let deadline = ContinuousClock.now + .seconds(seconds)
