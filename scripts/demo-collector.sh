@@ -58,7 +58,14 @@ sleep "$seconds"
 curl -fs "http://127.0.0.1:$port/metrics" | grep -E '^ferris_collect_(events|intervals)_total' || true
 kill "${pids[0]}"
 wait "${pids[0]}" || true
-sleep 5  # the service commits what the collector sent last (commit interval 1 s), then the sink copies it
+# The service accounts what the collector sent last and its PostgreSQL sink copies it: wait until the figures hold still.
+last=-1
+for _ in $(seq 1 60); do
+  now=$(psql "$FERRIS_DATABASE_URL" -Atc "SELECT coalesce(sum(event_count), 0) FROM usage_totals" 2>/dev/null || echo 0)
+  [ "$now" != 0 ] && [ "$now" = "$last" ] && break
+  last=$now
+  sleep 2
+done
 
 psql "$FERRIS_DATABASE_URL" -q -c "SELECT instance, component, metric, sum(quantity) AS quantity, unit, sum(event_count) AS events
   FROM usage_totals GROUP BY instance, component, metric, unit ORDER BY instance, component, metric"
