@@ -115,30 +115,34 @@ public final class CollectorService: Service, Sendable {
                                      metadata: ["job": "\(job)", "series": "\(output.oversized)"])
                     }
                     logger.debug("interval collected", metadata: ["job": "\(job)", "events": "\(output.events.count)"])
-                    try await perform(machine.collected(job), publisher: publisher)
                 } catch {
                     let stage = error is PrometheusError ? "prometheus" : "kafka"
                     machine.failed(job, reason: "\(error)", now: Self.now())
                     status.failed(stage: stage, reason: "\(error)")
                     logger.warning("collecting an interval failed; retrying", metadata: ["job": "\(job)", "error": "\(error)"])
+                    continue
                 }
+                // Delivered: the cursor moves on (if storing it fails, the next interval's cursor covers it; a crash
+                // before that sends this interval again, as repeats).
+                await perform(machine.collected(job), publisher: publisher)
                 status.update(lag: machine.lag(now: Self.now()))
             case let action:
-                do {
-                    try await perform(action, publisher: publisher)
-                } catch {
-                    status.failed(stage: "kafka", reason: "\(error)")
-                    logger.warning("storing a cursor failed", metadata: ["error": "\(error)"])
-                }
+                await perform(action, publisher: publisher)
             }
         }
         logger.info("collector stopped")
     }
 
-    private func perform(_ action: CollectorMachine.Action, publisher: EventPublisher) async throws {
+    /// Performs a bookkeeping action (store a cursor, report a skip or a forgotten instance).
+    private func perform(_ action: CollectorMachine.Action, publisher: EventPublisher) async {
         switch action {
         case .storeCursor(let instance, let until):
-            try await Blocking.run("ferris-collect-kafka") { try publisher.storeCursor(instance: instance, collectedUntil: until) }
+            do {
+                try await Blocking.run("ferris-collect-kafka") { try publisher.storeCursor(instance: instance, collectedUntil: until) }
+            } catch {
+                status.failed(stage: "kafka", reason: "\(error)")
+                logger.warning("storing a cursor failed", metadata: ["instance": "\(instance)", "error": "\(error)"])
+            }
         case .forget(let instance):
             logger.info("instance deleted and fully collected", metadata: ["instance": "\(instance)"])
         case .skip(let instance, let from, let to):
