@@ -184,9 +184,6 @@ public struct CollectorMachine: Sendable {
         return result
     }
 
-    /// Whether the cursors were loaded.
-    public var isStarted: Bool { loadedCursors != nil }
-
     /// The instances being collected.
     public var instanceIDs: [String] { instances.keys.sorted() }
 }

@@ -117,12 +117,13 @@ struct SchemaAgreementTests {
         #expect(units == MetricRegistry.v1.metrics.mapValues(\.unit))
     }
 
-    @Test("the dead-letter headers schema lists exactly the decoder's reason codes")
+    @Test("the dead-letter headers schema lists exactly the decoders' reason codes (usage and instance events)")
     func reasons() throws {
         let schema = try json("dead-letter-headers.v1.schema.json")
         let properties = try #require(schema["properties"] as? [String: Any])
         let reason = try #require(properties["ferris-dlq-reason"] as? [String: Any])
         let codes = try #require(reason["enum"] as? [String])
-        #expect(codes == UsageDecodeError.Reason.allCases.map(\.rawValue))
+        #expect(codes.count == Set(codes).count)
+        #expect(Set(codes) == Set(UsageDecodeError.Reason.allCases.map(\.rawValue) + InstanceEventError.Reason.allCases.map(\.rawValue)))
     }
 }
