@@ -96,6 +96,13 @@ public struct InstanceRegistry: Sendable, Equatable {
         return (current ?? first).instance
     }
 
+    /// The scope of usage of `component` on instance `id` at `time`, by the registry as it was then (a component of a
+    /// link that is not accounted is out of scope); nil when the instance is not known (or deleted) at that time. The
+    /// same answer live and in a replay, as long as the registry's versions are kept (35 days on the topic).
+    public func scope(instance id: String, component: String, at time: Timestamp) -> UsageScope? {
+        instance(id, at: time)?.scope(of: component)
+    }
+
     /// When `id` was first seen (its earliest version's time).
     public func firstSeen(_ id: String) -> Timestamp? { versions[id]?.map(\.time).min() }
 

@@ -124,6 +124,11 @@ func editedTeamEvent(_ edit: (String) -> String) -> String {
         // Before the earliest surviving version: that version.
         #expect(registry.instance("team-gcp", at: Timestamp(milliseconds: base)) == team)
         #expect(registry.firstSeen("team-gcp") == Timestamp(milliseconds: base + 100_000))
+        // The link's usage is out of scope while it was not accounted, billable once it was, unknown after the deletion.
+        #expect(registry.scope(instance: "team-gcp", component: "databricks-link", at: Timestamp(milliseconds: base + 150_000)) == .outOfScope)
+        #expect(registry.scope(instance: "team-gcp", component: "databricks-link", at: Timestamp(milliseconds: base + 250_000)) == .billable)
+        #expect(registry.scope(instance: "team-gcp", component: "kafka", at: Timestamp(milliseconds: base + 150_000)) == .billable)
+        #expect(registry.scope(instance: "team-gcp", component: "kafka", at: Timestamp(milliseconds: base + 350_000)) == nil)
     }
 
     @Test func aNamespaceOfAnotherLiveInstanceIsRefused() throws {
