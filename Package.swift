@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "UsageCollectorTests", dependencies: ["UsageCollector", "UsageRegistry", "UsageStandard"]),
         .testTarget(name: "CollectorIntegrationTests", dependencies: [
-            "Kafka", "UsageCollector", "UsageCollectorService", "UsageRegistry", "UsageService", "UsageStandard",
+            "Kafka", "UsageCollector", "UsageRegistry", "UsageService", "UsageStandard",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -10,8 +10,8 @@
 #   hybrid-gcp     trino-coordinator-0 (postgres exporter), the JupyterHub server jupyter-bob (running)
 #
 # Process CPU seconds become container_cpu_usage_seconds_total, resident memory container_memory_working_set_bytes,
-# the node's transmitted bytes per device container_network_transmit_bytes_total (device -> interface) and Prometheus's HTTP requests
-# flask_http_request_total. Resource requests, PVC sizes and pod phases are kube-state-metrics series written to
+# the node's transmitted bytes per device container_network_transmit_bytes_total (device -> interface) and
+# Prometheus's HTTP requests flask_http_request_total. Resource requests, PVC sizes and pod phases are kube-state-metrics series written to
 # the node exporter's textfile directory (DIR/textfile/kube.prom): edit it to change them.
 #
 # Usage: prometheus.sh start DIR        start all three (needs FERRIS_DATABASE_URL); prints shell exports
