@@ -16,8 +16,8 @@ struct CollectorTests {
         // Created 25 s ago: the first intervals are collected from history straight away.
         let created = now - 25_000
         let first = created - created % interval
+        // Announced on the registry and nothing else: the collector creates the event topics, the service finds them.
         try await world.register(instances, at: created)
-        try await world.createEventTopics(instances)
         let service = try world.startService()
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
         let collector = try world.startCollector(mapping: try world.mappingFile())
