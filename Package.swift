@@ -18,6 +18,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
@@ -63,13 +64,29 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The instance registry on Kafka: follows the compacted registry topic, publishes instance events, and
+        // translates the deployment wizard's configuration message.
+        .target(name: "UsageRegistry", dependencies: ["Kafka", "UsageStandard", .product(name: "Logging", package: "swift-log")]),
+        // The collector's pure core: mapping files, exact interval usage from raw Prometheus samples, the scheduler
+        // state machine. No I/O.
+        .target(name: "UsageCollector", dependencies: ["UsageStandard", .product(name: "Yams", package: "Yams")]),
+        // The collector's driver: Prometheus HTTP API client, Kafka events and cursors, endpoints. Independent of the
+        // accounting service (never imports UsageService).
+        .target(name: "UsageCollectorService", dependencies: [
+            "UsageCollector", "UsageRegistry", "Kafka", "UsageStandard",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         // Development only: a throwaway local broker and PostgreSQL for `demo`, `services` and the tests.
         .target(name: "DevelopmentServices", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Realistic events for the seed scenarios, and the totals they must produce.
         .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
             "UsageService", "UsageEndpoints", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
-            "Kafka", "UsageStandard", "FocusExport", "S3",
+            "Kafka", "UsageStandard", "FocusExport", "S3", "UsageRegistry", "UsageCollector", "UsageCollectorService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,6 +100,12 @@ let package = Package(
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "UsageServiceTests", dependencies: ["UsageService", "UsageStages", "UsageStandard", "UsageTopology", "Kafka"]),
         .testTarget(name: "FocusExportTests", dependencies: ["FocusExport", "S3", "UsageStandard"]),
+        .testTarget(name: "UsageCollectorTests", dependencies: ["UsageCollector", "UsageRegistry", "UsageStandard"]),
+        .testTarget(name: "CollectorIntegrationTests", dependencies: [
+            "Kafka", "UsageCollector", "UsageRegistry", "UsageService", "UsageStandard",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Kafka", "PostgreSQL", "UsagePostgres", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
             "FocusExport", "S3",

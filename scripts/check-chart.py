@@ -26,6 +26,7 @@ helm_python.disable_logging()
 chart_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "helm", "ferris-usage")
 problems = []
 rendered_objects = 0
+last_documents = []  # the objects of the last render
 
 
 @contextlib.contextmanager
@@ -69,6 +70,7 @@ def render_quietly(values, label):
     finally:
         chart.close()
     kinds = []
+    last_documents.clear()
     for path, text in sorted(manifests.items()):
         if not path.endswith(".yaml"):
             continue
@@ -76,12 +78,15 @@ def render_quietly(values, label):
             if not document:
                 continue
             rendered_objects += 1
+            last_documents.append(document)
             kind = (document.get("apiVersion"), document.get("kind"))
             kinds.append(kind[1])
             if document.get("metadata", {}).get("namespace") != "ferris":
                 problems.append(f"{label}: {path}: {kind[1]} is not in namespace ferris")
             if kind == ("v1", "ConfigMap") and "topology.yaml" in document.get("data", {}):
                 check_topology(document["data"]["topology.yaml"], label)
+            if kind == ("v1", "ConfigMap") and "mapping.yaml" in document.get("data", {}):
+                check_with_binary(["collect", "check"], document["data"]["mapping.yaml"], label, "collector mapping")
             if kind in CUSTOM:
                 missing = [field for field in CUSTOM[kind] if field not in document.get("spec", {})]
                 if missing:
@@ -96,15 +101,19 @@ def render_quietly(values, label):
 
 def check_topology(text, label):
     """The topology the chart ships must pass the service's own check (when the binary is given)."""
+    check_with_binary(["topology", "check"], text, label, "topology")
+
+
+def check_with_binary(command, text, label, what):
     binary = os.environ.get("FERRIS_USAGE")
     if not binary:
         return
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:
         file.write(text)
         file.flush()
-        result = subprocess.run([binary, "topology", "check", file.name], capture_output=True, text=True)
+        result = subprocess.run([binary, *command, file.name], capture_output=True, text=True)
         if result.returncode != 0:
-            problems.append(f"{label}: the rendered topology fails 'ferris-usage topology check': {result.stdout}{result.stderr}")
+            problems.append(f"{label}: the rendered {what} fails 'ferris-usage {' '.join(command)}': {result.stdout}{result.stderr}")
 
 
 def load(path):
@@ -121,10 +130,48 @@ for values_file in files:
     except (helm_python.HelmError, Refused) as error:
         problems.append(f"{label}: {error}")
 
+# The collector: on by default, one replica, its pod outside the service's selectors; off when disabled; an inline
+# mapping becomes a ConfigMap that the collector's own check accepts.
+def collector_objects():
+    return [d for d in last_documents if d.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/component") == "collector"]
+
+
+def check_collector():
+    render({}, "collector defaults")
+    deployments = [d for d in collector_objects() if d["kind"] == "Deployment"]
+    if len(deployments) != 1 or deployments[0]["spec"].get("replicas") != 1 or deployments[0]["spec"]["strategy"]["type"] != "Recreate":
+        problems.append("collector: the default values must render one collector Deployment with one replica (Recreate)")
+        return
+    pod_labels = deployments[0]["spec"]["template"]["metadata"]["labels"]
+    for document in last_documents:
+        selector = (document.get("spec", {}).get("selector", {}) or {}).get("matchLabels") \
+            or document.get("spec", {}).get("podSelector", {}).get("matchLabels")
+        if document not in collector_objects() and selector and all(pod_labels.get(k) == v for k, v in selector.items()):
+            problems.append(f"collector: its pod matches the selector of {document['kind']} {document['metadata']['name']}")
+    env = {e["name"]: e.get("value") for e in deployments[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    if env.get("FERRIS_PROMETHEUS_URL") != "http://prometheus-server.monitoring.svc:80" or "FERRIS_COLLECT_MAPPING" in env:
+        problems.append(f"collector: unexpected environment with the default values: {env}")
+    render({"collector": {"enabled": False, "prometheusURL": "http://p:9090"}}, "collector disabled")
+    if collector_objects():
+        problems.append("collector: disabled, yet rendered")
+    repository = os.path.join(os.path.dirname(__file__), "..")
+    with open(os.path.join(repository, "collector", "default.yaml")) as file:
+        mapping = file.read().replace("interval: 60s", "interval: 5m")
+    render({"collector": {"enabled": True, "prometheusURL": "http://p:9090", "mapping": mapping}}, "collector mapping")
+    maps = [d for d in collector_objects() if d["kind"] == "ConfigMap"]
+    if len(maps) != 1 or "interval: 5m" not in maps[0]["data"]["mapping.yaml"]:
+        problems.append("collector: an inline mapping must become the mapping ConfigMap")
+    print("chart: collector: default, disabled and inline-mapping values checked")
+
+
+check_collector()
+
 # Values that break the schema must be refused, with a message naming the key.
 broken = [({"replicaCount": 0}, "replicaCount"), ({"kafka": {"brokers": "k:9092", "securityProtocol": "SASL"}}, "securityProtocol"),
           ({"topology": {"name": "nope"}}, "topology"), ({"unknownKey": 1}, "unknownKey"),
-          ({"focusExport": {"enabled": True, "destination": "minio/bucket"}}, "destination")]
+          ({"focusExport": {"enabled": True, "destination": "minio/bucket"}}, "destination"),
+          ({"collector": {"enabled": True, "prometheusURL": "prometheus:9090"}}, "prometheusURL"),
+          ({"collector": {"enabled": True, "prometheusURL": "http://p:9090", "replicas": 2}}, "replicas")]
 for values, key in broken:
     try:
         render(values, f"broken {values}")

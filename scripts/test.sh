@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a Kafka-protocol broker (Tansu), a throwaway
-# PostgreSQL and an S3-compatible store (SeaweedFS) on free loopback ports, runs `swift test` against them, and stops them at the end.
+# PostgreSQL, an S3-compatible store (SeaweedFS) and a Prometheus with two exporters (scripts/prometheus.sh) on free
+# loopback ports, runs `swift test` against them, and stops them all at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,14 +20,16 @@ fi
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
 stop() {
   scripts/seaweedfs.sh stop "$state/s3" >/dev/null 2>&1 || true
+  scripts/prometheus.sh stop "$state/prometheus" >/dev/null 2>&1 || true
   .build/debug/ferris-usage services stop --dir "$state" >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap stop EXIT
 eval "$(.build/debug/ferris-usage services start --dir "$state")"
 eval "$(scripts/seaweedfs.sh start "$state/s3")"
+eval "$(scripts/prometheus.sh start "$state/prometheus")"
 # The FOCUS export tests read their files back with DuckDB from this Python.
 export FERRIS_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
-echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL, S3 $FERRIS_S3_ENDPOINT" >&2
+echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL, S3 $FERRIS_S3_ENDPOINT, Prometheus $FERRIS_PROMETHEUS_URL" >&2
 
 swift test "$@"

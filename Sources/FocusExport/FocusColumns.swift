@@ -1,4 +1,4 @@
-/// The columns of an exported FOCUS file, in file order. `docs/usage-tracking-standard.md` (section 11) lists them
+/// The columns of an exported FOCUS file, in file order. `docs/usage-tracking-standard.md` (section 13) lists them
 /// with their FOCUS 1.2 definitions; what FOCUS has no column for is `x_`-prefixed as in the totals.
 public enum FocusColumns {
     /// A column: its name and FOCUS data type.
