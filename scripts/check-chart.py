@@ -123,7 +123,8 @@ for values_file in files:
 
 # Values that break the schema must be refused, with a message naming the key.
 broken = [({"replicaCount": 0}, "replicaCount"), ({"kafka": {"brokers": "k:9092", "securityProtocol": "SASL"}}, "securityProtocol"),
-          ({"topology": {"name": "nope"}}, "topology"), ({"unknownKey": 1}, "unknownKey")]
+          ({"topology": {"name": "nope"}}, "topology"), ({"unknownKey": 1}, "unknownKey"),
+          ({"api": {"oidc": {"issuer": "keycloak"}}}, "issuer"), ({"api": {"table": "totals; drop"}}, "table")]
 for values, key in broken:
     try:
         render(values, f"broken {values}")
