@@ -60,6 +60,7 @@ public struct APIProblem: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Status, title and detail on one line, for logs.
     public var description: String { "\(status.code) \(title): \(detail)" }
 
     /// The problem document as JSON.

@@ -12,8 +12,9 @@ public struct UsageAPIConfiguration: Sendable {
     public var databaseURL: String
     /// The current-totals view (the topology's `sinks.table`).
     public var table = "usage_totals"
-    /// Address and port to listen on.
+    /// The address to listen on.
     public var host = "0.0.0.0"
+    /// The port to listen on.
     public var port = 8080
     /// PostgreSQL connections (and threads running their queries).
     public var connections = 4

@@ -47,8 +47,8 @@ struct UsageHandler: APIProtocol {
         let tenant = try principal.tenantFilter(requested: input.query.tenant)
         let (sql, parameters) = UsageSQL.instances(tenant: tenant, from: store.view)
         let instances = try await store.query(sql, parameters).map { row throws(APIProblem) in
-            guard let tenant = row[0], let instance = row[1], let first = row[3].flatMap(Self.date),
-                  let last = row[4].flatMap(Self.date) else {
+            guard let tenant = row[0], let instance = row[1], let first = row[3].flatMap(Self.optionalDate),
+                  let last = row[4].flatMap(Self.optionalDate) else {
                 throw APIProblem(.internalError, "the totals view returned an unexpected instance row")
             }
             let providers = (row[2] ?? "").split(separator: "\u{1f}").map(String.init)
@@ -149,5 +149,5 @@ struct UsageHandler: APIProtocol {
         return Date(timeIntervalSince1970: Double(timestamp.milliseconds) / 1000)
     }
 
-    static func date(_ text: String) -> Date? { try? date(text) as Date }
+    static func optionalDate(_ text: String) -> Date? { try? date(text) }
 }
