@@ -9,6 +9,8 @@ COPY scripts/setup.sh scripts/setup.sh
 RUN scripts/setup.sh --build-only
 COPY Package.swift ./
 COPY Sources Sources
+# The usage API's server code is generated from docs/openapi.yaml (Sources/UsageAPI/openapi.yaml links to it).
+COPY docs/openapi.yaml docs/openapi.yaml
 COPY benchmarks benchmarks
 COPY Tests Tests
 ENV PKG_CONFIG_PATH=/usr/local/lib/pkgconfig
@@ -27,6 +29,6 @@ COPY --from=build /out/ferris-usage /usr/local/bin/ferris-usage
 COPY topologies /etc/ferris-usage/topologies
 RUN ldconfig
 USER 10001:10001
-EXPOSE 9090
+EXPOSE 9090 8080
 ENTRYPOINT ["/usr/local/bin/ferris-usage"]
 CMD ["run"]

@@ -14,11 +14,18 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
-        // FOCUS export: SHA-256 (payload hashes, checksums), gzip (with NIO's byte buffers).
-        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        // FOCUS export: gzip (with NIO's byte buffers); SHA-256 from swift-crypto (also the API's).
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // The collector's Prometheus client.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // The usage API: generated from docs/openapi.yaml, served by Hummingbird, OIDC tokens checked with jwt-kit.
+        .package(url: "https://github.com/apple/swift-openapi-generator", from: "1.14.0"),
+        .package(url: "https://github.com/apple/swift-openapi-runtime", from: "1.13.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-openapi-hummingbird", from: "2.1.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
     ],
     targets: [
         // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
@@ -44,7 +51,7 @@ let package = Package(
         .target(name: "UsagePostgres", dependencies: ["PostgreSQL", "UsageStandard"]),
         // The service: the consume -> aggregate -> sink -> commit loop (a state machine and its driver) and its sinks.
         .target(name: "UsageService", dependencies: [
-            "Kafka", "UsagePostgres", "UsageStandard", "UsageStages", "UsageTopology",
+            "Kafka", "UsagePostgres", "UsageRegistry", "UsageStandard", "UsageStages", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -80,12 +87,25 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The usage API (`ferris-usage api`): totals from PostgreSQL over REST and a usage page, OIDC bearer auth with
+        // tenant isolation. Server code generated from docs/openapi.yaml (Sources/UsageAPI/openapi.yaml links to it).
+        .target(name: "UsageAPI", dependencies: [
+            "PostgreSQL", "UsageStandard",
+            .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
+            .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
         // Development only: a throwaway local broker and PostgreSQL for `demo`, `services` and the tests.
         .target(name: "DevelopmentServices", dependencies: [.product(name: "Logging", package: "swift-log")]),
         // Realistic events for the seed scenarios, and the totals they must produce.
         .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
-            "UsageService", "UsageEndpoints", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
+            "UsageService", "UsageEndpoints", "UsageAPI", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
             "Kafka", "UsageStandard", "FocusExport", "S3", "UsageRegistry", "UsageCollector", "UsageCollectorService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -105,6 +125,14 @@ let package = Package(
             "Kafka", "UsageCollector", "UsageRegistry", "UsageService", "UsageStandard",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "UsageAPITests", dependencies: [
+            "UsageAPI", "PostgreSQL", "UsageService", "UsageSimulation", "UsageStandard", "UsageTopology", "Kafka",
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "CryptoExtras", package: "swift-crypto"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "Kafka", "PostgreSQL", "UsagePostgres", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",

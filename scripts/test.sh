@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a Kafka-protocol broker (Tansu), a throwaway
-# PostgreSQL, an S3-compatible store (SeaweedFS) and a Prometheus with two exporters (scripts/prometheus.sh) on free
-# loopback ports, runs `swift test` against them, and stops them all at the end.
+# Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a
+# Kafka-protocol broker (Tansu), a throwaway PostgreSQL, an S3-compatible store (SeaweedFS) and a Prometheus with two
+# exporters (scripts/prometheus.sh) on free loopback ports, runs `swift test` against them (the usage API's tests also
+# drive headless Chromium and schemathesis), and stops them all at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +16,7 @@ if [ $# -eq 0 ]; then
   .build/debug/pipeline-throughput 2000 binary
   .build/debug/pipeline-throughput 2000 binary memory
   benchmarks/end-to-end.sh --smoke
+  benchmarks/api-load.sh --smoke
 fi
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")

@@ -28,6 +28,8 @@ public final class PipelineCounters: Sendable {
         public var sinkRowsWritten = 0
         /// Failed PostgreSQL writes (each retried with backoff).
         public var sinkFailures = 0
+        /// Instance events (of the registry topic) refused and dead-lettered, by reason code.
+        public var instanceEventsRejected: [String: Int] = [:]
 
         /// Zeroed counters.
         public init() {}
@@ -47,6 +49,7 @@ public final class PipelineCounters: Sendable {
             commits += other.commits
             sinkRowsWritten += other.sinkRowsWritten
             sinkFailures += other.sinkFailures
+            instanceEventsRejected.merge(other.instanceEventsRejected, uniquingKeysWith: +)
         }
     }
 

@@ -47,6 +47,7 @@ final class PipelineLoop<Flow: EmittingStage> where Flow.Input == IncomingRecord
     }
 
     func run() throws {
+        try awaitRegistry()
         let consumer = try KafkaConsumer(configuration: configuration.consumerConfiguration, logger: logger) { [unowned self] event, consumer in
             self.rebalance(event, consumer)
         }
@@ -85,6 +86,20 @@ final class PipelineLoop<Flow: EmittingStage> where Flow.Input == IncomingRecord
             }
         }
         try flush(consumer)
+    }
+
+    /// Waits until the instance registry has been read to its end: until then an event of a link that is not
+    /// accounted could not be recognised as such.
+    private func awaitRegistry() throws {
+        guard let scopes = pipeline.instanceScopes, let topic = configuration.instanceTopic else { return }
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(120)
+        while !scopes.isReady && !pipeline.shouldStop {
+            guard clock.now < deadline else {
+                throw UsageServiceError("the instance registry (topic \(topic)) was not read within 120 s; is the broker reachable? (--without-registry runs without it)")
+            }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     // MARK: Actions

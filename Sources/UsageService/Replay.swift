@@ -2,6 +2,7 @@ import Foundation
 import Kafka
 import Logging
 import UsagePostgres
+import UsageRegistry
 import UsageStages
 import UsageStandard
 import UsageTopology
@@ -101,6 +102,10 @@ public final class Replay: Sendable {
         let revision = begun.number
         logger.info("replay", metadata: ["revision": "\(revision)", "resumed": "\(begun.resumed)", "from": "\(request.from)",
                                          "to": "\(request.to)", "tenant": "\(request.tenant ?? "*")"])
+        // Scope decisions as the registry was when the usage happened: every version still on the topic (35 days).
+        let instances = try configuration.instanceTopic.map { topic in
+            InstanceScopes(try InstanceRegistryFollower.read(kafka: configuration.kafka, topic: topic, logger: logger), ready: true)
+        }
         let partitions = try inputPartitions(topology)
         for (index, tp) in partitions.enumerated() {
             let input = InputPartition(topic: tp.topic, partition: tp.partition)
@@ -109,7 +114,7 @@ public final class Replay: Sendable {
                                       records: 0, totals: 0, alreadyDone: true))
                 continue
             }
-            let (records, totals) = try account(tp, revision: revision)
+            let (records, totals) = try account(tp, revision: revision, instances: instances)
             try store.stage(totals, revision: revision, partition: input, records: records)
             try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count,
                                   records: records, totals: totals.count, alreadyDone: false))
@@ -202,7 +207,7 @@ public final class Replay: Sendable {
 
     /// Re-reads one partition through the topology's flow, as the live loop reads it (`FlowRunner`); returns the
     /// records read and the range's final totals.
-    private func account(_ tp: KafkaTopicPartition, revision: Int64) throws -> (Int, [UsageTotal]) {
+    private func account(_ tp: KafkaTopicPartition, revision: Int64, instances: InstanceScopes?) throws -> (Int, [UsageTotal]) {
         let topology = configuration.topology
         var config = configuration.kafka
         config["group.id"] = "ferris-usage-replay"
@@ -214,7 +219,7 @@ public final class Replay: Sendable {
         guard let start = try consumer.offsets(forTimestamp: earliest, [tp])[tp], start >= 0 else { return (0, []) }
         try consumer.assign([tp: start])
         let runner = FlowRunner(state: AccountingState { tp in
-            topology.makeFlow(partition: "\(tp.topic):\(tp.partition)", headers: KafkaRecord.self)
+            topology.makeFlow(partition: "\(tp.topic):\(tp.partition)", headers: KafkaRecord.self, instances: instances)
         })
         _ = runner.state.assigned([tp], committed: [:], now: .now)
         let closed = request.to.milliseconds + topology.window.graceMilliseconds

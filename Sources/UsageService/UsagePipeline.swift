@@ -37,6 +37,8 @@ public final class UsagePipeline: Service, Sendable {
 
     /// The configuration.
     public let configuration: UsagePipelineConfiguration
+    /// The instance registry as the flows see it (nil without a registry topic).
+    let instanceScopes: InstanceScopes?
     /// What the pipeline has done so far.
     public let counters = PipelineCounters()
     private let logger: Logger
@@ -47,6 +49,7 @@ public final class UsagePipeline: Service, Sendable {
     /// Creates the pipeline; nothing connects until `run`.
     public init(configuration: UsagePipelineConfiguration, mode: RunMode = .continuous, logger: Logger) {
         self.configuration = configuration
+        instanceScopes = configuration.instanceTopic.map { _ in InstanceScopes() }
         self.mode = mode
         self.logger = logger
     }
@@ -62,12 +65,26 @@ public final class UsagePipeline: Service, Sendable {
                         defer { self.accountingFinished.store(true, ordering: .relaxed) }
                         do {
                             let topology = self.configuration.topology
+                            let instances = self.instanceScopes
                             try PipelineLoop(pipeline: self) { tp in
-                                topology.makeFlow(partition: "\(tp.topic):\(tp.partition)", headers: KafkaRecord.self)
+                                topology.makeFlow(partition: "\(tp.topic):\(tp.partition)", headers: KafkaRecord.self,
+                                                  instances: instances)
                             }.run()
                         } catch {
                             self.counters.updateHealth { $0.failure = "\(error)" }
                             throw error
+                        }
+                    }
+                }
+                if let topic = configuration.instanceTopic, let scopes = instanceScopes {
+                    group.addTask { [self] in
+                        try await runStoppingAllOnError(thread: "ferris-usage-registry") {
+                            try RegistryFollowLoop(pipeline: self, scopes: scopes, topic: topic).run()
+                        }
+                    }
+                    group.addTask { [self] in
+                        try await runStoppingAllOnError(thread: "ferris-usage-registry-dlq") {
+                            try RegistryDeadLetterLoop(pipeline: self, topic: topic).run()
                         }
                     }
                 }
@@ -101,6 +118,8 @@ public final class UsagePipeline: Service, Sendable {
     public func requestStop() { stopRequested.store(true, ordering: .relaxed) }
 
     var shouldStop: Bool { stopRequested.load(ordering: .relaxed) }
+    /// Helpers of the accounting loop (the registry loops) stop with it.
+    var helpersShouldStop: Bool { shouldStop || accountingFinished.load(ordering: .relaxed) }
     var runMode: RunMode { mode }
     var log: Logger { logger }
 }

@@ -20,6 +20,10 @@ public struct UsagePipelineConfiguration: Sendable {
     /// membership): a restarted replica takes its partitions back without waiting for the group to time the old
     /// process out. Must differ between replicas running at the same time. Nil: dynamic membership.
     public var memberID: String?
+    /// The instance registry's compacted topic (standard section 11): the service follows it, creates each
+    /// registered instance's event topic and drops the usage of links an instance's registration marks not
+    /// accounted. Nil: no registry (the topology's scope rules only).
+    public var instanceTopic: String? = UsageStandard.instanceTopic
 
     /// Creates a configuration; the optional arguments override the topology's values.
     public init(brokers: String, databaseURL: String?, topology: Topology = .standard, groupID: String? = nil,

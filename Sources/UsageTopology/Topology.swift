@@ -66,8 +66,10 @@ public struct Topology: Sendable {
     /// The window sizes as a `TumblingWindows`.
     public var windows: TumblingWindows { TumblingWindows(sizeMilliseconds: window.sizeMilliseconds) }
 
-    /// The flow of one input partition, composed with the stage library.
-    public func makeFlow<Headers: CloudEventHeaderSource>(partition: String, headers: Headers.Type = Headers.self)
+    /// The flow of one input partition, composed with the stage library; with `instances`, usage the instance registry
+    /// says is not accounted is dropped too (`InstanceScopeFilter`).
+    public func makeFlow<Headers: CloudEventHeaderSource>(partition: String, headers: Headers.Type = Headers.self,
+                                                          instances: InstanceScopes? = nil)
         -> some EmittingStage<IncomingRecord<Headers>, Void> {
         Flow {
             Decode<Headers>(policy: policy)
@@ -75,6 +77,9 @@ public struct Topology: Sendable {
                 Deduplicate(windows: windows, graceMilliseconds: window.graceMilliseconds)
             }
             ScopeFilter(rules: scope)
+            if let instances {
+                InstanceScopeFilter(scopes: instances)
+            }
             KeyBy(key)
             WindowAggregator(partition: partition, windows: windows, graceMilliseconds: window.graceMilliseconds,
                              aggregations: aggregations, emitProvisional: window.emitProvisional)
@@ -93,7 +98,7 @@ public struct Topology: Sendable {
                      + " \(duration(policy.maxFutureSkewMilliseconds)) ahead    --rejected--> \(sinks.deadLetterTopic)")
         lines.append("  deduplicate  " + (deduplicate ? "per tenant on source+id while the event's window is open    --repeat--> dropped, counted"
                                                          : "off"))
-        lines.append("  scope        out if \(scopeRules)    --out of scope--> dropped, counted")
+        lines.append("  scope        out if \(scopeRules); and (registry) components of links an instance's registration marks not accounted    --out of scope--> dropped, counted")
         lines.append("  key by       \(key)")
         lines.append("  window       tumbling \(duration(window.sizeMilliseconds)) on event time (UTC), grace \(duration(window.graceMilliseconds)),"
                      + " idle advance \(window.idleMilliseconds.map(duration) ?? "off")    --late--> \(sinks.deadLetterTopic)")

@@ -9,7 +9,8 @@ struct FerrisUsage: AsyncParsableCommand {
         commandName: "ferris-usage",
         abstract: "Exact, billable hourly usage totals from ferrisDX CloudEvents on Kafka.",
         subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ValidateCommand.self, TopologyCommand.self,
-                      ReplayCommand.self, ExportCommand.self, ServicesCommand.self, CollectCommand.self, RegistryCommand.self])
+                      ReplayCommand.self, ExportCommand.self, ServicesCommand.self, CollectCommand.self, RegistryCommand.self,
+                      APICommand.self])
 }
 
 /// Where the broker and database are; flags win over environment variables.

@@ -111,6 +111,12 @@ struct FlowOptions: ParsableArguments {
     @Option(help: "Refuse events more than this many minutes after their record's timestamp (overrides the topology).")
     var maxFutureSkewMinutes: Int64?
 
+    @Option(help: "The instance registry's compacted topic (env FERRIS_INSTANCE_TOPIC; default ferris.instances): registered instances get their event topic, and usage of links they mark not accounted is dropped.")
+    var instanceTopic: String?
+
+    @Flag(help: "Run without the instance registry: the topology's scope rules only, no event topics created.")
+    var withoutRegistry = false
+
     /// The topology file's flow with the overrides applied.
     func resolvedTopology(connection: ConnectionOptions) throws -> Topology {
         var result = Topology.standard
@@ -140,10 +146,13 @@ struct FlowOptions: ParsableArguments {
         if database && databaseURL == nil {
             throw CLIError("no database: pass --database-url postgresql://... or set FERRIS_DATABASE_URL (or run --without-postgres)")
         }
-        return UsagePipelineConfiguration(brokers: brokers, databaseURL: databaseURL,
-                                          topology: try resolvedTopology(connection: connection),
-                                          commitIntervalMilliseconds: commitIntervalMs,
-                                          kafka: try connection.extraKafkaProperties())
+        var configuration = UsagePipelineConfiguration(brokers: brokers, databaseURL: databaseURL,
+                                                       topology: try resolvedTopology(connection: connection),
+                                                       commitIntervalMilliseconds: commitIntervalMs,
+                                                       kafka: try connection.extraKafkaProperties())
+        configuration.instanceTopic = withoutRegistry ? nil
+            : instanceTopic ?? environment("FERRIS_INSTANCE_TOPIC") ?? UsageStandard.instanceTopic
+        return configuration
     }
 }
 

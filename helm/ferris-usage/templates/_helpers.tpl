@@ -41,3 +41,22 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- $content -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The usage API's pods (`ferris-usage api`): a name of their own, so that the service's selectors never match them. */}}
+{{- define "ferris-usage.api.fullname" -}}
+{{- printf "%s-api" (include "ferris-usage.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "ferris-usage.api.selectorLabels" -}}
+app.kubernetes.io/name: {{ .Chart.Name }}-api
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "ferris-usage.api.labels" -}}
+{{ include "ferris-usage.api.selectorLabels" . }}
+app.kubernetes.io/component: api
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: ferrisdx
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
