@@ -2,7 +2,9 @@
 # Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a
 # Kafka-protocol broker (Tansu), a throwaway PostgreSQL, an S3-compatible store (SeaweedFS) and a Prometheus with two
 # exporters (scripts/prometheus.sh) on free loopback ports, runs `swift test` against them (the usage API's tests also
-# drive headless Chromium and schemathesis), and stops them all at the end.
+# drive headless Chromium and schemathesis), and stops them all at the end. A full run (no arguments) also builds the
+# container image (scripts/build-image.sh) and runs it against the fresh broker and PostgreSQL before the tests use
+# them (scripts/check-image.sh: its demo wants topics and tables of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,9 @@ if [ $# -eq 0 ]; then
   .build/debug/pipeline-throughput 2000 binary memory
   benchmarks/end-to-end.sh --smoke
   benchmarks/api-load.sh --smoke
+  began=$SECONDS
+  image_archive=$(scripts/build-image.sh)
+  image_build_seconds=$((SECONDS - began))
 fi
 
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
@@ -33,5 +38,10 @@ eval "$(scripts/prometheus.sh start "$state/prometheus")"
 # The FOCUS export tests read their files back with DuckDB from this Python.
 export FERRIS_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
 echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL, S3 $FERRIS_S3_ENDPOINT, Prometheus $FERRIS_PROMETHEUS_URL" >&2
+if [ $# -eq 0 ]; then
+  began=$SECONDS
+  scripts/check-image.sh "$image_archive"
+  echo "container image: built in $image_build_seconds s, checked in $((SECONDS - began)) s" >&2
+fi
 
 swift test "$@"
