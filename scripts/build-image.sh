@@ -3,15 +3,16 @@
 # registry and no Docker engine: buildah builds the Dockerfile's runtime stage on a Debian 12 base made from Debian's
 # packages with mmdebstrap, and takes the place of its build stage with the same build done here (the release binary
 # with Swift's standard library linked in, and librdkafka's shared libraries as scripts/setup.sh builds them).
-# The base and the runtime stage are cached for the week (then made anew, for Debian's security updates), so a build
-# costs the release build and one commit. The result is an OCI archive; publish it with
-# `skopeo copy oci-archive:FILE docker://REGISTRY/ferris-usage:TAG`.
+# The base and the runtime stage are cached for the week (then made anew, for Debian's security updates) and the
+# dependencies' release build is kept, so a build costs the release build of this package's own modules and one
+# commit. The result is an OCI archive; publish it with `skopeo copy oci-archive:FILE docker://REGISTRY/IMAGE:TAG`.
 #
 #   scripts/build-image.sh [--output FILE]   # default FILE: .build/image/ferris-usage-<version>.oci.tar, printed
 #   scripts/build-image.sh --stage DIR       # only the binary and librdkafka into DIR (the Dockerfile's build stage)
 #
 # The image's labels and annotations carry the version, the source repository and the commit. Needs what
-# scripts/setup.sh installs (buildah, mmdebstrap); buildah's storage lives in $FERRIS_USAGE_TOOLS/image.
+# scripts/setup.sh installs (buildah, mmdebstrap); buildah's storage and the release build directory live in
+# $FERRIS_USAGE_TOOLS/image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,14 +31,14 @@ while [ $# -gt 0 ]; do
 done
 
 # The binary and librdkafka, laid out as the Dockerfile's runtime stage copies them: DIR/ferris-usage, DIR/lib/.
-# Only the ferris-usage product, in release. Its debug information (a third of its size) is stripped; the symbols stay,
-# so that a crash's backtrace still names the functions.
+# Only the ferris-usage product, in release, in the build directory SCRATCH. Its debug information (a third of its
+# size) is stripped; the symbols stay, so that a crash's backtrace still names the functions.
 stage() {
-  local dir=$1
+  local dir=$1 scratch=$2
   export PKG_CONFIG_PATH=/usr/local/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
-  swift build -c release --product ferris-usage --static-swift-stdlib >&2
+  swift build -c release --product ferris-usage --static-swift-stdlib --scratch-path "$scratch" >&2
   mkdir -p "$dir/lib"
-  cp "$(swift build -c release --show-bin-path)/ferris-usage" "$dir/ferris-usage"
+  cp "$(swift build -c release --scratch-path "$scratch" --show-bin-path)/ferris-usage" "$dir/ferris-usage"
   strip --strip-debug "$dir/ferris-usage"
   local libdir
   libdir=$(pkg-config --variable=libdir rdkafka) || die "pkg-config finds no librdkafka: run scripts/setup.sh"
@@ -45,7 +46,7 @@ stage() {
 }
 
 if [ -n "$stage_only" ]; then
-  stage "$stage_only"
+  stage "$stage_only" .build
   exit 0
 fi
 
@@ -78,9 +79,10 @@ output=${output:-.build/image/ferris-usage-$version.oci.tar}
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-image.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-# 1. The binary (the Dockerfile's build stage, done here).
+# 1. The binary (the Dockerfile's build stage, done here). Its build directory is kept with the tools, not in the
+# clone: the dependencies' release builds (most of the work) are then reused by the next build of any clone.
 began=$SECONDS
-stage "$work/out"
+stage "$work/out" "$store/release-build"
 built=$("$work/out/ferris-usage" --version)
 [ "$built" = "$version" ] || die "the binary says it is $built but the chart's appVersion is $version: change both together"
 say "release binary built in $((SECONDS - began)) s ($(du -m "$work/out/ferris-usage" | cut -f1) MB)"
