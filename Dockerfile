@@ -22,8 +22,8 @@ COPY scripts/build-image.sh scripts/build-image.sh
 RUN scripts/build-image.sh --stage /out
 
 FROM ${RUNTIME_BASE} AS runtime
-# libpq (PostgreSQL); libcurl (the FOCUS export's S3 client, the usage API's key set); what the build stage's librdkafka links
-# (OpenSSL, SASL, zstd, lz4, zlib, curl); CA certificates for TLS to Kafka, PostgreSQL, S3 and the OIDC provider.
+# libpq (PostgreSQL); libcurl (the FOCUS export's S3 client, the usage API's key set); what the build stage's
+# librdkafka links (OpenSSL, SASL, zstd, lz4, zlib, curl); CA certificates for TLS to Kafka, PostgreSQL, S3 and OIDC.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates libpq5 libssl3 libsasl2-2 libzstd1 liblz4-1 zlib1g libcurl4 \
     && rm -rf /var/lib/apt/lists/* \

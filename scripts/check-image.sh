@@ -34,9 +34,11 @@ source_url=$(chart_value home)
 repository=$(sed -n '/^image:/,/^[^ ]/s/^  repository: *\([^ ]*\).*/\1/p' helm/ferris-usage/values.yaml)
 image="$repository:$version"
 
-# The README's "Deploy to Kubernetes" names the same image.
-sed -n '/^## Deploy to Kubernetes/,/^## /p' README.md | grep -qF "$image" \
-  || fail "README.md's \"Deploy to Kubernetes\" does not name $image (the chart's default image)"
+# The README's "Deploy to Kubernetes" and the Dockerfile's build commands name that image, and no other tag of it.
+named=$({ sed -n '/^## Deploy to Kubernetes/,/^## /p' README.md; cat Dockerfile; } \
+  | grep -oE "${repository//./\\.}:[A-Za-z0-9._-]+" | sort -u | tr '\n' ' ')
+[ "$named" = "$image " ] || fail "README.md (Deploy to Kubernetes) and the Dockerfile name '$named', not only $image (the chart's)"
+say "ok: README.md and the Dockerfile name $image"
 
 podman load --quiet --input "$archive" >/dev/null || fail "podman cannot load $archive"
 podman image exists "$image" || fail "$archive holds no image $image (the chart's default): $(podman images --format '{{.Repository}}:{{.Tag}}')"
