@@ -22,8 +22,9 @@ public struct UsagePipelineConfiguration: Sendable {
     public var memberID: String?
     /// The instance registry's compacted topic (standard section 11): the service follows it, creates each
     /// registered instance's event topic and drops the usage of links an instance's registration marks not
-    /// accounted. Nil: no registry (the topology's scope rules only).
-    public var instanceTopic: String? = UsageStandard.instanceTopic
+    /// accounted. Nil (the default here; `ferris-usage run` follows `ferris.instances` unless told otherwise): no
+    /// registry, the topology's scope rules only.
+    public var instanceTopic: String?
 
     /// Creates a configuration; the optional arguments override the topology's values.
     public init(brokers: String, databaseURL: String?, topology: Topology = .standard, groupID: String? = nil,
