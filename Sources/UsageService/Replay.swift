@@ -115,6 +115,8 @@ public final class Replay: Sendable {
             InstanceScopes(try InstanceRegistryFollower.read(kafka: configuration.kafka, topic: topic, logger: logger), ready: true)
         }
         let partitions = try inputPartitions(topology)
+        let clock = ContinuousClock()
+        var reading = Duration.zero, staging = Duration.zero, recordsRead = 0
         for (index, tp) in partitions.enumerated() {
             let input = InputPartition(topic: tp.topic, partition: tp.partition)
             if begun.done.contains(input) {
@@ -122,19 +124,32 @@ public final class Replay: Sendable {
                                       recordsToRead: 0, recordsPerSecond: 0, done: true, alreadyDone: true))
                 continue
             }
+            let readStarted = clock.now
             let (records, totals) = try account(tp, revision: revision, instances: instances) { read, toRead, rate in
                 try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count, records: read, totals: 0,
                                       recordsToRead: toRead, recordsPerSecond: rate, done: false, alreadyDone: false))
             }
+            let stageStarted = clock.now
             try store.stage(totals, revision: revision, partition: input, records: records)
+            reading += stageStarted - readStarted
+            staging += clock.now - stageStarted
+            recordsRead += records
             try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count, records: records,
                                   totals: totals.count, recordsToRead: records, recordsPerSecond: 0, done: true, alreadyDone: false))
         }
         // The revision against the figures current before it, in PostgreSQL: only keys and windows whose figure
         // changes get the revision (all their parts, and retractions of parts gone).
+        let diffStarted = clock.now
         let diff = try store.diff(revision: revision, from: request.from, to: request.to, tenant: request.tenant)
+        let publishStarted = clock.now
         try publish(revision: revision, store: store)
         try store.markPublished(revision: revision)
+        let seconds = { (duration: Duration) in Double(duration / .milliseconds(1)) / 1000 }
+        logger.info("replay phases", metadata: [
+            "records": "\(recordsRead)", "read_seconds": "\(seconds(reading))",
+            "read_records_per_second": "\(seconds(reading) > 0 ? Int(Double(recordsRead) / seconds(reading)) : 0)",
+            "stage_seconds": "\(seconds(staging))", "diff_seconds": "\(seconds(publishStarted - diffStarted))",
+            "publish_seconds": "\(seconds(clock.now - publishStarted))", "published_totals": "\(diff.totals)"])
         let changes = diff.changes.map { Change(old: $0.old, new: $0.new) }
         return Outcome(revision: revision, resumed: begun.resumed, totals: diff.totals, changes: changes, unchanged: diff.unchanged)
     }
