@@ -182,7 +182,9 @@ public final class CollectorService: Service, Sendable {
         var matchers = [Selector.anyOf(mapping.namespaceLabel, instance.namespaces)]
         if let label = mapping.clusterLabel { matchers.append(Selector.anyOf(label, [instance.cluster])) }
         let from = job.start - mapping.lookbackMilliseconds
-        func read(_ text: String) async throws -> [Series] {
+        // Never inlined: Swift 6.3.1 crashes in release builds (signal 11 in LLVM's coroutine splitting) when it inlines
+        // this call of a typed-throws async function into `interval`.
+        @inline(never) func read(_ text: String) async throws -> [Series] {
             guard let selector = Selector(text) else { throw PrometheusError("'\(text)' is not a series selector") }
             return try await prometheus.rawSamples(selector.adding(matchers), from: from, to: job.end)
         }
