@@ -5,8 +5,8 @@
 # For each: `ferris-usage simulate` produces it (binary mode) and reports its produce rate; kcat drains the topic (the
 # broker's read rate: the physical limit of this set-up); `ferris-usage run --until-caught-up` accounts it
 # exactly-once (first record consumed to last total committed) three ways: Kafka and its PostgreSQL copy, Kafka only,
-# Kafka only with final totals only, with the service's peak resident set; Quix Streams does the same accounting
-# (benchmarks/quix/usage_totals.py), per-update and final-only output.
+# Kafka only with final totals only, with the service's peak resident set and CPU time over its whole run; Quix
+# Streams does the same accounting (benchmarks/quix/usage_totals.py), per-update and final-only output.
 #
 #   benchmarks/end-to-end.sh [LARGE_HOURS [MINUTE_HOURS]]   # 96,000 and 576,000 events an hour (defaults 4 and 2)
 #   benchmarks/end-to-end.sh --smoke      # 1 hour of one seed scenario, one run, no peer: proves the script runs (CI)
@@ -40,7 +40,7 @@ printf 'name: bench-final\nwindow:\n  emit: final\n' >"$state/final.yaml"
 
 ferris() {  # TOPIC NAME ARGS...: runs the service until caught up, prints its line, sets $ferris_rate
   local topic=$1 name=$2; shift 2
-  /usr/bin/time -o "$state/rss" -f '%M' \
+  /usr/bin/time -o "$state/rss" -f '%M %U %S %e' \
     "$bin" run --until-caught-up --topic-pattern "^${topic//./\\.}\$" --group "bench-$RANDOM" --http-port 0 \
     --without-registry "$@" >"$log" 2>&1
   local line
@@ -49,7 +49,7 @@ ferris() {  # TOPIC NAME ARGS...: runs the service until caught up, prints its l
   echo "  ferris-usage ($name): $(grep -o 'records=[0-9]*' <<<"$line" | cut -d= -f2) records," \
     "$(grep -o 'totals=[0-9]*' <<<"$line" | cut -d= -f2) totals," \
     "$(grep -o 'seconds_first_record_to_last_commit=[0-9.]*' <<<"$line" | cut -d= -f2) s first record to last commit," \
-    "$ferris_rate records/s, peak RSS $(( $(tail -1 "$state/rss") / 1024 )) MiB"
+    "$ferris_rate records/s, peak RSS $(awk 'END { printf "%d MiB, %.1f CPU-s over %.1f s (busy %.0f %%)", $1 / 1024, $2 + $3, $4, 100 * ($2 + $3) / $4 }' "$state/rss")"
 }
 
 workload() {  # SCENARIO HOURS TOPIC: one workload, every contender on it
