@@ -249,6 +249,10 @@ let conformanceCases: [ConformanceCase] = [
     .init("a header value that is not UTF-8", [.binary], rejects: .invalidEncoding) { $0.extraHeaders = [("ce_region", [0xC3, 0x28])] },
     .init("a null attribute header", [.binary], rejects: .invalidEncoding) { $0.extraHeaders = [("ce_region", nil)] },
     .init("a repeated attribute header", [.binary], rejects: .duplicateAttribute) { $0.extraHeaders = [("ce_tenant", Array("solo".utf8))] },
+    .init("a repeated extension header", [.binary], rejects: .duplicateAttribute) { $0.extraHeaders = [("ce_x", [0x61]), ("ce_x", [0x61])] },
+    .init("a repeated content-type header", [.binary], rejects: .duplicateAttribute) {
+        $0.extraHeaders = [("content-type", Array("application/json".utf8)), ("content-type", Array("application/json".utf8))]
+    },
     .init("a ce_data header", [.binary], rejects: .invalidExtensionName) { $0.extraHeaders = [("ce_data", Array("x".utf8))] },
     .init("an upper-case attribute header", [.binary], rejects: .invalidExtensionName) { $0.extraHeaders = [("ce_Region", Array("x".utf8))] },
     .init("a content-type that is not UTF-8", [.binary], rejects: .invalidEncoding) { $0.extraHeaders = [("content-type", [0xFF])] },
