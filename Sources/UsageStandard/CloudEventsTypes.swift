@@ -119,10 +119,12 @@ enum MediaType {
         var index = 0
         var type = "", subtype = ""
 
-        /// RFC 2045 `token`: printable ASCII except space and `()<>@,;:\"/[]?=`.
+        /// RFC 2045 `tspecials`.
+        static let specials = Set(#"()<>@,;:\"/[]?="#.utf8)
+
+        /// RFC 2045 `token`: printable ASCII except space and `tspecials`.
         static func isToken(_ byte: UInt8) -> Bool {
-            guard byte > 0x20 && byte < 0x7F else { return false }
-            return !Array(#"()<>@,;:\"/[]?="#.utf8).contains(byte)
+            byte > 0x20 && byte < 0x7F && !specials.contains(byte)
         }
 
         mutating func skipSpaces() {
