@@ -108,7 +108,7 @@ struct UsageHandler: APIProtocol {
         UsageQuery.Parameters(tenant: query.tenant, instance: query.instance, component: query.component,
                               metric: query.metric, provider: query.provider, status: query.status?.rawValue,
                               from: query.from, to: query.to, window: query.window?.rawValue,
-                              groupBy: query.groupBy?.map(\.rawValue), pageSize: query.pageSize.map(Int.init),
+                              groupBy: query.groupBy?.map(\.rawValue) ?? [], pageSize: query.pageSize.map(Int.init),
                               cursor: query.cursor)
     }
 
@@ -116,7 +116,7 @@ struct UsageHandler: APIProtocol {
         UsageQuery.Parameters(tenant: query.tenant, instance: query.instance, component: query.component,
                               metric: query.metric, provider: query.provider, status: query.status?.rawValue,
                               from: query.from, to: query.to, window: query.window?.rawValue,
-                              groupBy: query.groupBy?.map(\.rawValue), pageSize: query.pageSize.map(Int.init),
+                              groupBy: query.groupBy?.map(\.rawValue) ?? [], pageSize: query.pageSize.map(Int.init),
                               cursor: query.cursor)
     }
 

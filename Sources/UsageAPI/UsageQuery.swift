@@ -24,8 +24,7 @@ struct UsageQuery: Sendable, Equatable {
         var tenant, instance, component, metric, provider, status: String?
         var from, to: Date?
         var window: String?
-        /// Nil when the parameter is absent; empty when it is present without a column (`groupBy=`), which is refused.
-        var groupBy: [String]? = nil
+        var groupBy: [String] = []
         var pageSize: Int?
         var cursor: String?
     }
@@ -88,11 +87,8 @@ struct UsageQuery: Sendable, Equatable {
         if let from = query.from, let to = query.to, from >= to {
             throw .invalid("to", "'from' (\(rfc3339(from))) must be before 'to' (\(rfc3339(to)))")
         }
-        if parameters.groupBy?.isEmpty == true {
-            throw .invalid("groupBy", "groupBy names no column: give one or more of tenant, instance, component, metric, provider or status, or leave it out")
-        }
         var columns = Set<Column>()
-        for name in parameters.groupBy ?? [] where name != "metric" {
+        for name in parameters.groupBy where name != "metric" {
             guard let column = Column(rawValue: name) else {
                 throw .invalid("groupBy", "cannot group by '\(name)': use tenant, instance, component, metric, provider or status")
             }
