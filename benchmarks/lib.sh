@@ -1,7 +1,7 @@
 # Shared by the end-to-end benchmark scripts (sourced, not run).
 #   bench_build release|debug     scripts/setup.sh, build ferris-usage, set $bin
 #   bench_services                start a broker and PostgreSQL in a temporary directory ($state), stopped on exit
-#   bench_simulate ARGS...        `ferris-usage simulate ARGS` (binary mode, 2 partitions, 2026-11-25); sets $events
+#   bench_simulate ARGS...        `ferris-usage simulate ARGS` (binary mode, $partitions or 2 partitions, 2026-11-25); sets $events
 #                                 and $produce_rate
 #   seconds_since START           seconds since START (a `date +%s.%N` value)
 
@@ -24,7 +24,7 @@ bench_services() {
 }
 
 bench_simulate() {
-  "$bin" simulate --mode binary --date 2026-11-25 --partitions 2 "$@" >"$log" 2>&1
+  "$bin" simulate --mode binary --date 2026-11-25 --partitions "${partitions:-2}" "$@" >"$log" 2>&1
   events=$(grep -o 'events=[0-9]*' "$log" | tail -1 | cut -d= -f2)
   produce_rate=$(grep -o 'produced_per_second=[0-9]*' "$log" | tail -1 | cut -d= -f2)
 }

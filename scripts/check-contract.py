@@ -99,6 +99,32 @@ for text, accepted in [("9223372036854.775807", True), ("-9223372036854.775807",
     if exact.is_valid(data) != accepted:
         problem(f"usage-event-data schema {'refuses' if accepted else 'accepts'} quantity {text}")
 
+# The CloudEvents type system, case by case (docs/examples/type-system.cases.json): the schemas accept the valid values
+# and refuse the others, like the service (whose tests run the same cases); every rule is named in the standard.
+cases = json.loads((DOCS / "examples" / "type-system.cases.json").read_text())
+standard_text = (DOCS / "usage-tracking-standard.md").read_text()
+checked_cases = 0
+instance_event_validator = validator("instance-event.v1.schema.json")
+for group in cases["groups"]:
+    if f"\n| {group['rule']} |" not in standard_text:
+        problem(f"type-system.cases.json: rule '{group['rule']}' is not a row of the standard's type table")
+    values = [(value, True) for value in group["valid"]] + [(value, False) for value in group["invalid"]]
+    values = [(json.loads(value), valid) for value, valid in values] if group.get("json") else values
+    values += [(json.loads(text), True) for text in group.get("schemaCannotTell", [])]
+    for kind in group["events"]:
+        check = event_validator if kind == "usage" else instance_event_validator
+        for name in group["attributes"]:
+            for value, valid in values:
+                event = copy.deepcopy(cases["usageEvent" if kind == "usage" else "instanceEvent"])
+                if name == "data_base64":
+                    event.pop("data")
+                event[name] = value
+                checked_cases += 1
+                if check.is_valid(event) != valid:
+                    problem(f"{kind}-event schema {'refuses' if valid else 'accepts'} {name} = {value!r} ({group['rule']})")
+if checked_cases < 400:
+    problem(f"type-system.cases.json: only {checked_cases} cases")
+
 # Topology files.
 topology_validator = validator("topology.v1.schema.json")
 topologies = sorted((DOCS.parent / "topologies").glob("*.yaml"))
@@ -237,7 +263,7 @@ for name, message in api.get("components", {}).get("messages", {}).items():
 
 for line in problems:
     print(f"contract: {line}", file=sys.stderr)
-print(f"contract: {len(schemas)} schemas, {len(examples)} example scenarios, {len(instance_files)} instance examples, "
+print(f"contract: {len(schemas)} schemas, {checked_cases} type-system cases, {len(examples)} example scenarios, {len(instance_files)} instance examples, "
       f"{len(topologies)} topologies, 1 collector mapping, "
       f"{len(api.get('channels', {}))} AsyncAPI channels checked; {len(problems)} problems")
 sys.exit(1 if problems else 0)

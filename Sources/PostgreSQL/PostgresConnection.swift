@@ -84,12 +84,27 @@ public final class PostgresConnection {
         }
     }
 
+    /// The libpq connection, or an error when there is none.
+    func connected() throws(PostgresError) -> OpaquePointer {
+        guard let connection else { throw PostgresError(.connection, "not connected") }
+        return connection
+    }
+
+    /// Checks that `result` has `status` (an error result throws its message), and clears it.
+    func check(_ result: OpaquePointer?, expecting status: ExecStatusType, sql: String) throws(PostgresError) {
+        defer { PQclear(result) }
+        try check(result, sql: sql)
+        guard PQresultStatus(result) == status else {
+            throw PostgresError(.result, "unexpected result status \(PQresultStatus(result).rawValue) (statement: \(sql.prefix(120)))")
+        }
+    }
+
     private func check(_ result: OpaquePointer?, sql: String) throws(PostgresError) {
         guard let result else {
             throw PostgresError(.connection, "no result (connection lost?): \(libpqText(connection.flatMap { PQerrorMessage($0) }))")
         }
         switch PQresultStatus(result) {
-        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN:
             return
         default:
             let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }

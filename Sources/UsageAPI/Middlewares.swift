@@ -74,6 +74,7 @@ struct ProblemMiddleware: ServerMiddleware {
         async throws -> (HTTPResponse, HTTPBody?) {
         let problem: APIProblem
         do {
+            if let refused = ParameterDiagnosis.emptyGroupBy(in: request) { throw refused }
             return try await next(request, body, metadata)
         } catch {
             problem = Self.problem(for: error, request: request)

@@ -39,6 +39,14 @@ enum ParameterDiagnosis {
         return nil
     }
 
+    /// The problem with `groupBy=` given without a column, if the request has one: the generated decoder takes it for
+    /// an absent parameter, so the answer would silently be ungrouped.
+    static func emptyGroupBy(in request: HTTPRequest) -> APIProblem? {
+        guard let path = request.path, path.contains("groupBy"), let items = URLComponents(string: path)?.queryItems,
+              items.contains(where: { $0.name == "groupBy" && ($0.value ?? "").isEmpty }) else { return nil }
+        return .invalid("groupBy", "groupBy names no column: give one or more of tenant, instance, component, metric, provider or status, or leave it out")
+    }
+
     private static func choice(_ name: String, _ value: String, _ allowed: [String]) -> APIProblem {
         .invalid(name, "\(name) '\(value)' is not allowed: use \(allowed.joined(separator: ", "))")
     }

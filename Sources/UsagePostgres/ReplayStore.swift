@@ -20,9 +20,9 @@ public struct InputPartition: Hashable, Sendable, CustomStringConvertible {
 /// The replay bookkeeping in PostgreSQL: revisions, their staged totals and which input partitions are done, so that
 /// an interrupted replay resumes where it stopped. Blocking: use from one thread at a time.
 public final class ReplayStore {
-    private let totals: TotalsTable
-    private var db: PostgresConnection { totals.connection }
-    private var table: String { totals.table }
+    let totals: TotalsTable
+    var db: PostgresConnection { totals.connection }
+    var table: String { totals.table }
 
     /// Connects and applies the schema.
     public init(url: String, table: String) throws(TotalsStoreError) {
@@ -70,56 +70,64 @@ public final class ReplayStore {
         }
     }
 
-    /// Stages totals of the revision and, for `partition`, marks it done, in one transaction.
-    public func stage(_ staged: [UsageTotal], revision: Int64, partition: InputPartition?, records: Int) throws(TotalsStoreError) {
+    /// Stages a partition's totals of the revision (with `COPY`, outside the revisions table: nothing is current or
+    /// published until `diff` and `markPublished`) and marks the partition done, in one transaction, so an interrupted
+    /// replay resumes after the last partition done.
+    public func stage(_ staged: [UsageTotal], revision: Int64, partition: InputPartition, records: Int) throws(TotalsStoreError) {
         do {
             try db.transaction { db throws(PostgresError) in
-                try TotalsTable.upsert(staged, into: totals.revisionsTable, on: db)
-                if let partition {
-                    try db.query("""
-                        INSERT INTO \(table)_replay_partitions (revision, topic, partition, records, totals) VALUES ($1, $2, $3, $4, $5)
-                        ON CONFLICT DO NOTHING
-                        """, [.text(String(revision)), .text(partition.topic), .text(String(partition.partition)),
-                              .text(String(records)), .text(String(staged.count))])
+                try db.copyIn("""
+                    COPY \(table)_replay_staging (revision, tenant, instance, component, metric, window_start, window_end,
+                        quantity, unit, event_count, source_partition, last_offset, host_provider) FROM STDIN
+                    """) { rows throws(PostgresError) in
+                    let number = String(revision)
+                    for total in staged {
+                        try rows.append([number, total.key.tenant, total.key.instance, total.key.component, total.key.metric,
+                                         total.windowStart.rfc3339, total.windowEnd.rfc3339, total.quantity.description,
+                                         total.unit, String(total.eventCount), total.sourcePartition, String(total.lastOffset),
+                                         total.provider])
+                    }
                 }
+                try db.query("""
+                    INSERT INTO \(table)_replay_partitions (revision, topic, partition, records, totals) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT DO NOTHING
+                    """, [.text(String(revision)), .text(partition.topic), .text(String(partition.partition)),
+                          .text(String(records)), .text(String(staged.count))])
             }
         } catch {
             throw TotalsStoreError("could not stage \(staged.count) totals of revision \(revision) in PostgreSQL: \(error)")
         }
     }
 
-    /// Every total (part) staged for the revision.
-    public func staged(revision: Int64) throws(TotalsStoreError) -> [UsageTotal] {
+    /// Hands every total of the revision (what `diff` wrote) to `body`, `batch` at a time, read through a cursor so
+    /// that a large revision is never held whole.
+    public func forEachTotal(revision: Int64, batch: Int = 10_000, _ body: ([UsageTotal]) throws -> Void) throws {
+        let relation = totals.revisionsTable
+        try db.query("BEGIN")
         do {
-            return try TotalsTable.read(db, from: totals.revisionsTable, where: "revision = $1", [.text(String(revision))])
+            try db.query("""
+                DECLARE revision_totals NO SCROLL CURSOR FOR SELECT \(TotalsTable.selectColumns) FROM \(relation)
+                WHERE revision = $1
+                """, [.text(String(revision))])
+            while true {
+                let rows = try db.query("FETCH \(batch) FROM revision_totals")
+                if rows.isEmpty { break }
+                try body(try TotalsTable.totals(rows, relation: relation))
+            }
+            try db.query("COMMIT")
         } catch {
-            throw TotalsStoreError("could not read the staged totals of revision \(revision): \(error)")
+            if db.isConnected { _ = try? db.query("ROLLBACK") }
+            throw error
         }
     }
 
-    /// The parts that make the current figures of windows starting in `from..<to` (of `tenant`, if given): per key
-    /// and window, its parts of the highest published revision, retractions left out.
-    public func currentParts(from: Timestamp, to: Timestamp, tenant: String?) throws(TotalsStoreError) -> [UsageTotal] {
-        let relation = """
-            (SELECT r.*, max(r.revision) OVER (PARTITION BY r.tenant, r.instance, r.component, r.metric, r.window_start)
-                         AS current_revision
-             FROM \(totals.revisionsTable) r
-             WHERE r.revision = 0 OR EXISTS (
-                 SELECT 1 FROM \(table)_replays p WHERE p.revision = r.revision AND p.published_at IS NOT NULL)) AS published
-            """
-        do {
-            return try TotalsTable.read(db, from: relation,
-                                        where: "revision = current_revision AND status <> 'retracted' AND " + TotalsTable.rangeCondition,
-                                        TotalsTable.rangeParameters(from, to, tenant))
-        } catch {
-            throw TotalsStoreError("could not read the current totals of the replayed range: \(error)")
-        }
-    }
-
-    /// Marks the revision published: the current-figures view switches to it.
+    /// Marks the revision published (the current-figures view switches to it) and drops its staged totals.
     public func markPublished(revision: Int64) throws(TotalsStoreError) {
         do {
-            try db.query("UPDATE \(table)_replays SET published_at = now() WHERE revision = $1", [.text(String(revision))])
+            try db.transaction { db throws(PostgresError) in
+                try db.query("UPDATE \(table)_replays SET published_at = now() WHERE revision = $1", [.text(String(revision))])
+                try db.query("DELETE FROM \(table)_replay_staging WHERE revision = $1", [.text(String(revision))])
+            }
         } catch {
             throw TotalsStoreError("could not mark revision \(revision) published: \(error)")
         }

@@ -58,6 +58,26 @@ public enum TotalsSchema {
                     abandoned_at  timestamptz
                 )
                 """)
+            // A replay's totals before it is compared and published (loaded with COPY, no keys: a partition is staged
+            // whole, in one transaction with its row in `_replay_partitions`).
+            try db.query("""
+                CREATE TABLE IF NOT EXISTS \(table)_replay_staging (
+                    revision         bigint      NOT NULL,
+                    tenant           text        NOT NULL,
+                    instance         text        NOT NULL,
+                    component        text        NOT NULL,
+                    metric           text        NOT NULL,
+                    window_start     timestamptz NOT NULL,
+                    window_end       timestamptz NOT NULL,
+                    quantity         numeric(38, 6) NOT NULL,
+                    unit             text        NOT NULL,
+                    event_count      bigint      NOT NULL,
+                    source_partition text        NOT NULL,
+                    last_offset      bigint      NOT NULL,
+                    host_provider    text
+                )
+                """)
+            try db.query("CREATE INDEX IF NOT EXISTS \(table)_replay_staging_revision ON \(table)_replay_staging (revision)")
             try db.query("""
                 CREATE TABLE IF NOT EXISTS \(table)_replay_partitions (
                     revision   bigint  NOT NULL REFERENCES \(table)_replays,

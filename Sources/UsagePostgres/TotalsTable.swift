@@ -85,13 +85,19 @@ public final class TotalsTable {
     /// The totals in `relation` (the current-figures view or the revisions table) that meet `condition`.
     static func read(_ db: PostgresConnection, from relation: String, where condition: String = "true",
                      _ parameters: [PostgresValue] = []) throws(PostgresError) -> [UsageTotal] {
-        let rows = try db.query("""
-            SELECT tenant, instance, component, metric,
-                   to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                   to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                   quantity::text, unit, event_count, status, source_partition, last_offset, host_provider, revision
-            FROM \(relation) WHERE \(condition)
-            """, parameters)
+        try totals(db.query("SELECT \(selectColumns) FROM \(relation) WHERE \(condition)", parameters), relation: relation)
+    }
+
+    /// The columns `totals(_:relation:)` reads, in its order.
+    static let selectColumns = """
+        tenant, instance, component, metric,
+        to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        to_char(window_end AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        quantity::text, unit, event_count, status, source_partition, last_offset, host_provider, revision
+        """
+
+    /// Totals from rows of `selectColumns`.
+    static func totals(_ rows: [PostgresRow], relation: String) throws(PostgresError) -> [UsageTotal] {
         var totals: [UsageTotal] = []
         totals.reserveCapacity(rows.count)
         for row in rows {

@@ -113,7 +113,7 @@ public enum WizardConfiguration {
 
 /// The wizard message cannot be translated; says what is missing or wrong.
 public struct WizardConfigurationError: Error, Sendable, CustomStringConvertible {
-    /// What is wrong.
+    /// What is wrong; text quoted from the message has its control characters escaped (it is printed and logged).
     public var description: String
-    init(_ description: String) { self.description = description }
+    init(_ description: String) { self.description = description.escapingControlCharacters }
 }

@@ -74,7 +74,9 @@ final class RegistryDeadLetterLoop {
         let producer = try KafkaProducer(configuration: configuration.kafka, logger: logger)
         var config = configuration.consumerConfiguration
         config["group.id"] = configuration.groupID + ".registry"
-        config["group.instance.id"] = configuration.memberID.map { $0 + ".registry" }
+        // Dynamic membership: a stopping replica leaves the group at once (its close must never wait on a rebalance of
+        // this helper group), and the registry topic is small enough to re-read on every assignment.
+        config["group.instance.id"] = nil
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { [unowned self] event, consumer in
             switch event {
             case .assigned(let assigned):

@@ -36,16 +36,24 @@ public final class Replay: Sendable {
         }
     }
 
-    /// One input partition done.
+    /// How far reading a partition has come (reported about once a second while it reads, and when it is done).
     public struct Progress: Sendable {
         /// The partition, as `topic:partition`.
         public var partition: String
         /// Its position among the partitions (1-based) and their number.
         public var index: Int, count: Int
-        /// Records read, and totals of the range found (0 and 0 when it was done before an interruption).
+        /// Records read so far, and of them the range's totals found (when done).
         public var records: Int, totals: Int
-        /// True when the partition was done by an earlier, interrupted run of this replay.
-        public var alreadyDone: Bool
+        /// Records the partition had left to read when the replay reached it, and the read rate so far.
+        public var recordsToRead: Int, recordsPerSecond: Double
+        /// True once the partition is read and staged; `alreadyDone` when an earlier, interrupted run did it.
+        public var done: Bool, alreadyDone: Bool
+
+        /// Seconds left for this partition at the current rate (nil before a rate is known).
+        public var secondsLeft: Double? {
+            guard recordsPerSecond > 0, !done else { return nil }
+            return Double(max(0, recordsToRead - records)) / recordsPerSecond
+        }
     }
 
     /// How one key and window differ between the current figures and the new revision.
@@ -70,8 +78,8 @@ public final class Replay: Sendable {
         public var revision: Int64
         /// True when it continued an interrupted run.
         public var resumed: Bool
-        /// Every total of the revision, retractions included.
-        public var totals: [UsageTotal]
+        /// Totals the revision published: every part of each key and window whose figure changed, and retractions.
+        public var totals: Int
         /// The totals that differ from the figures current before the replay.
         public var changes: [Change]
         /// Totals equal to the figures current before the replay.
@@ -107,67 +115,43 @@ public final class Replay: Sendable {
             InstanceScopes(try InstanceRegistryFollower.read(kafka: configuration.kafka, topic: topic, logger: logger), ready: true)
         }
         let partitions = try inputPartitions(topology)
+        let clock = ContinuousClock()
+        var reading = Duration.zero, staging = Duration.zero, recordsRead = 0
         for (index, tp) in partitions.enumerated() {
             let input = InputPartition(topic: tp.topic, partition: tp.partition)
             if begun.done.contains(input) {
-                try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count,
-                                      records: 0, totals: 0, alreadyDone: true))
+                try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count, records: 0, totals: 0,
+                                      recordsToRead: 0, recordsPerSecond: 0, done: true, alreadyDone: true))
                 continue
             }
-            let (records, totals) = try account(tp, revision: revision, instances: instances)
-            try store.stage(totals, revision: revision, partition: input, records: records)
-            try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count,
-                                  records: records, totals: totals.count, alreadyDone: false))
-        }
-        // The new revision against the figures current before it, part by part: a part the revision no longer has is
-        // retracted; the report compares whole figures (the sum of their parts).
-        let staged = try store.staged(revision: revision)
-        let current = try store.currentParts(from: request.from, to: request.to, tenant: request.tenant)
-        let stagedParts = Set(staged.map(\.recordKey))
-        let retractions = current.filter { !stagedParts.contains($0.recordKey) }.map { old in
-            var retraction = old
-            retraction.quantity = .zero
-            retraction.eventCount = 0
-            retraction.status = .retracted
-            retraction.revision = revision
-            return retraction
-        }
-        try store.stage(retractions, revision: revision, partition: nil, records: 0)
-        let (changes, unchanged) = try Self.compare(old: current, new: staged, revision: revision)
-        let totals = staged + retractions
-        try publish(totals, revision: revision)
-        try store.markPublished(revision: revision)
-        return Outcome(revision: revision, resumed: begun.resumed, totals: totals, changes: changes, unchanged: unchanged)
-    }
-
-    /// The figures of `new` (a revision's parts) against those of `old` (the parts current before it).
-    static func compare(old: [UsageTotal], new: [UsageTotal], revision: Int64) throws -> (changes: [Change], unchanged: Int) {
-        func figures(_ parts: [UsageTotal]) throws -> [String: UsageTotal] {
-            var current = CurrentTotals()
-            for part in parts { current.add(part) }
-            return Dictionary(try current.figures().map { ($0.subject + "\u{0}" + $0.unit, $0) }, uniquingKeysWith: { a, _ in a })
-        }
-        var before = try figures(old)
-        var changes: [Change] = []
-        var unchanged = 0
-        for (key, figure) in try figures(new) {
-            let previous = before.removeValue(forKey: key)
-            if let previous, previous.quantity == figure.quantity, previous.eventCount == figure.eventCount {
-                unchanged += 1
-            } else {
-                changes.append(Change(old: previous, new: figure))
+            let readStarted = clock.now
+            let (records, totals) = try account(tp, revision: revision, instances: instances) { read, toRead, rate in
+                try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count, records: read, totals: 0,
+                                      recordsToRead: toRead, recordsPerSecond: rate, done: false, alreadyDone: false))
             }
+            let stageStarted = clock.now
+            try store.stage(totals, revision: revision, partition: input, records: records)
+            reading += stageStarted - readStarted
+            staging += clock.now - stageStarted
+            recordsRead += records
+            try progress(Progress(partition: "\(input)", index: index + 1, count: partitions.count, records: records,
+                                  totals: totals.count, recordsToRead: records, recordsPerSecond: 0, done: true, alreadyDone: false))
         }
-        for previous in before.values {
-            var retraction = previous
-            retraction.quantity = .zero
-            retraction.eventCount = 0
-            retraction.status = .retracted
-            retraction.revision = revision
-            changes.append(Change(old: previous, new: retraction))
-        }
-        changes.sort { ($0.new.key, $0.new.windowStart) < ($1.new.key, $1.new.windowStart) }
-        return (changes, unchanged)
+        // The revision against the figures current before it, in PostgreSQL: only keys and windows whose figure
+        // changes get the revision (all their parts, and retractions of parts gone).
+        let diffStarted = clock.now
+        let diff = try store.diff(revision: revision, from: request.from, to: request.to, tenant: request.tenant)
+        let publishStarted = clock.now
+        try publish(revision: revision, store: store)
+        try store.markPublished(revision: revision)
+        let seconds = { (duration: Duration) in Double(duration / .milliseconds(1)) / 1000 }
+        logger.info("replay phases", metadata: [
+            "records": "\(recordsRead)", "read_seconds": "\(seconds(reading))",
+            "read_records_per_second": "\(seconds(reading) > 0 ? Int(Double(recordsRead) / seconds(reading)) : 0)",
+            "stage_seconds": "\(seconds(staging))", "diff_seconds": "\(seconds(publishStarted - diffStarted))",
+            "publish_seconds": "\(seconds(clock.now - publishStarted))", "published_totals": "\(diff.totals)"])
+        let changes = diff.changes.map { Change(old: $0.old, new: $0.new) }
+        return Outcome(revision: revision, resumed: begun.resumed, totals: diff.totals, changes: changes, unchanged: diff.unchanged)
     }
 
     private func validate(_ topology: Topology) throws {
@@ -207,12 +191,12 @@ public final class Replay: Sendable {
 
     /// Re-reads one partition through the topology's flow, as the live loop reads it (`FlowRunner`); returns the
     /// records read and the range's final totals.
-    private func account(_ tp: KafkaTopicPartition, revision: Int64, instances: InstanceScopes?) throws -> (Int, [UsageTotal]) {
+    private func account(_ tp: KafkaTopicPartition, revision: Int64, instances: InstanceScopes?,
+                         progress: (_ read: Int, _ toRead: Int, _ perSecond: Double) throws -> Void) throws -> (Int, [UsageTotal]) {
         let topology = configuration.topology
-        var config = configuration.kafka
+        var config = configuration.consumerConfiguration
         config["group.id"] = "ferris-usage-replay"
-        config["isolation.level"] = "read_committed"
-        config["enable.partition.eof"] = "true"
+        config["group.instance.id"] = nil
         let consumer = try KafkaConsumer(configuration: config, logger: logger) { _, _ in [:] }
         defer { consumer.close() }
         let earliest = request.from.milliseconds - topology.policy.maxFutureSkewMilliseconds
@@ -232,36 +216,53 @@ public final class Replay: Sendable {
             }
         }
         let clock = ContinuousClock()
-        var lastProgress = clock.now
+        let began = clock.now
+        var lastRecord = began, lastReport = began
+        var records = 0
         while (runner.state.watermark(of: tp)?.milliseconds ?? .min) < closed {
             // Refused records were dead-lettered by the live accounting already.
             let read = try runner.poll(consumer, timeoutMilliseconds: 200) { _, _ in }
+            records += read
             keep(runner.state.takeClosedWindows())
-            if read > 0 { lastProgress = clock.now }
+            if read > 0 { lastRecord = clock.now }
+            if clock.now - lastReport >= .seconds(1) {
+                lastReport = clock.now
+                let elapsed = (clock.now - began) / .milliseconds(1) / 1000
+                try progress(records, Int(max(0, (consumer.cachedWatermarks(tp)?.high ?? start) - start)),
+                             elapsed > 0 ? Double(records) / elapsed : 0)
+            }
             // The end of the partition as it was when the replay reached it: what arrives later is not history.
             if read == 0, consumer.hasReachedEnd(of: [tp]) { break }
-            guard clock.now - lastProgress < .seconds(60) else {
+            guard clock.now - lastRecord < .seconds(60) else {
                 throw UsageServiceError("replay made no progress reading \(tp) for 60 s; is the broker reachable?")
             }
         }
         // Windows still open at the end of the partition close now, as idle closing would have closed them.
         runner.state.closeAllWindows()
         keep(runner.state.takeClosedWindows())
-        return (runner.state.delta.recordsRead, totals)
+        return (records, totals)
     }
 
-    /// Puts the revision on the totals topic in one transaction: billing consumers see all of it or none of it.
-    private func publish(_ totals: [UsageTotal], revision: Int64) throws {
+    /// Puts the revision's totals (as `diff` wrote them into PostgreSQL) on the totals topic in one transaction, read
+    /// in batches: billing consumers see all of it or none of it.
+    private func publish(revision: Int64, store: ReplayStore) throws {
         var config = configuration.kafka
         config["transactional.id"] = "ferris-usage.replay.\(configuration.groupID).\(revision)"
+        config = config.withDefaults(["transaction.timeout.ms": "600000", "compression.type": "lz4"])
         let producer = try KafkaProducer(configuration: config, logger: logger)
         try producer.initTransactions()
         try producer.beginTransaction()
         let headers = [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)]
+        var key: [UInt8] = [], value: [UInt8] = []
         do {
-            for total in totals {
-                try producer.send(topic: configuration.totalsTopic, key: Array(total.recordKey.utf8),
-                                  value: UsageTotalCodec.encode(total, source: configuration.totalsSource), headers: headers)
+            try store.forEachTotal(revision: revision) { batch in
+                for total in batch {
+                    key.removeAll(keepingCapacity: true)
+                    value.removeAll(keepingCapacity: true)
+                    total.appendRecordKey(to: &key)
+                    UsageTotalCodec.encode(total, source: configuration.totalsSource, into: &value)
+                    try producer.send(topic: configuration.totalsTopic, key: key, value: value, headers: headers)
+                }
             }
             try producer.commitTransaction()
         } catch {
@@ -269,4 +270,5 @@ public final class Replay: Sendable {
             throw error
         }
     }
+
 }

@@ -114,6 +114,22 @@ public struct Scenario: Sendable {
                         instances: instances, samplesPerHour: 1)
     }()
 
-    /// The scenario with `id` (a seed scenario or `large`), if any.
-    public static func named(_ id: String) -> Scenario? { (all + [large]).first { $0.id == id } }
+    /// The benchmarks' per-minute workload, as usage collectors report: 200 tenants, each with one instance of 12
+    /// components reporting 4 metrics once a minute (9,600 keys, 60 events per key and hour: 576,000 events an hour),
+    /// on one shared topic `ferris.events.fleet-minutes`.
+    public static let perMinute: Scenario = {
+        var scenario = large
+        scenario.id = "per-minute"
+        scenario.summary = "200 tenants x 12 components x 4 metrics, every minute, on one shared topic"
+        scenario.instances = Array(large.instances.prefix(200)).map { instance in
+            var moved = instance
+            moved.sharedTopic = "ferris.events.fleet-minutes"
+            return moved
+        }
+        scenario.samplesPerHour = 60
+        return scenario
+    }()
+
+    /// The scenario with `id` (a seed scenario, `large` or `per-minute`), if any.
+    public static func named(_ id: String) -> Scenario? { (all + [large, perMinute]).first { $0.id == id } }
 }

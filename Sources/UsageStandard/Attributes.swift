@@ -23,6 +23,10 @@ struct Attributes {
     var provider: String?
     var contentTypeHeader: String?
     var structured = false
+    /// The known attributes whose value was already refused (by its type), so that it is not reported again.
+    var refused: Set<Slot> = []
+    /// The extensions seen (a header repeated is an attribute given twice).
+    var extensions: Set<String> = []
 
     var metric: String?
     var unit: String?
@@ -67,7 +71,7 @@ struct Attributes {
         }
     }
 
-    /// Attributes that must be strings (all context attributes and the standard's extensions).
+    /// Attributes whose JSON value must be a string (the context attributes and the standard's extensions).
     static func isStringAttribute(_ name: String) -> Bool {
         var name = name
         return name.withUTF8 { Slot.named(UnsafeRawBufferPointer($0)) != nil }
@@ -124,19 +128,34 @@ struct Attributes {
         return !(name.count == 4 && name.elementsEqual("data".utf8))
     }
 
-    /// Sets a known attribute; other (extension) attributes are accepted and ignored.
+    /// Sets an attribute read from a header or a JSON string, checking it against its CloudEvents type
+    /// (`CloudEventsTypes.problem`). Known attributes are kept for `validate`; extensions are checked, then ignored.
     mutating func set(_ name: UnsafeRawBufferPointer, _ value: String, findings: inout Findings) {
-        guard let slot = Slot.named(name) else { return }
-        if self[slot] != nil {
-            findings.add(.duplicateAttribute, "\(slot.name)", "appears twice")
+        let slot = Slot.named(name)
+        let text = String(decoding: name, as: UTF8.self)
+        guard slot.map({ self[$0] == nil }) ?? extensions.insert(text).inserted else {
+            findings.add(.duplicateAttribute, text, "appears twice")
             return
         }
-        self[slot] = value
+        if let (reason, problem) = CloudEventsTypes.problem(attribute: text, value: value) {
+            findings.add(reason, text, problem)
+            if let slot { refused.insert(slot) }
+        }
+        if let slot { self[slot] = value }
     }
 
     /// Checks everything read against CloudEvents and the standard; returns the event when there is no problem.
     func validate(policy: UsageEventDecoder.Policy, key: UnsafeRawBufferPointer?, referenceTime: Timestamp?,
                   findings: inout Findings) -> UsageEvent? {
+        /// The value of a required attribute; nil when absent or empty (reported) or already refused by its type.
+        func required(_ slot: Slot) -> String? {
+            guard !refused.contains(slot) else { return nil }
+            guard let value = self[slot], !value.isEmpty else {
+                findings.add(.missingAttribute, "\(slot.name)", "is required and must not be empty")
+                return nil
+            }
+            return value
+        }
         func required(_ value: String?, _ name: String) -> String? {
             guard let value, !value.isEmpty else {
                 findings.add(.missingAttribute, name, "is required and must not be empty")
@@ -144,44 +163,33 @@ struct Attributes {
             }
             return value
         }
-        if let specversion = required(specversion, "specversion"), specversion != UsageStandard.specVersion {
+        if let specversion = required(.specversion), specversion != UsageStandard.specVersion {
             findings.add(.unsupportedSpecVersion, "specversion", "is '\(specversion)', expected '1.0'")
         }
-        let id = required(id, "id")
-        let source = required(source, "source")
-        if let source, !Self.isURIReference(source) {
-            findings.add(.invalidAttribute, "source", "'\(source)' is not a URI-reference")
-        }
-        if let type = required(type, "type"), type != UsageStandard.eventType {
+        let id = required(.id)
+        let source = required(.source)
+        if let type = required(.type), type != UsageStandard.eventType {
             findings.add(.unsupportedType, "type", "is '\(type)', expected '\(UsageStandard.eventType)'")
         }
         if let subject, subject.isEmpty { findings.add(.invalidAttribute, "subject", "must not be empty when present") }
-        if let dataschema, !Self.isAbsoluteURI(dataschema) {
-            findings.add(.invalidAttribute, "dataschema", "'\(dataschema)' is not an absolute URI")
-        }
-        if let datacontenttype, !UsageEventDecoder.isJSON(datacontenttype) {
+        if let datacontenttype, !refused.contains(.datacontenttype), !MediaType.isJSON(datacontenttype) {
             findings.add(.unsupportedContentType, structured ? "datacontenttype" : "content-type",
-                         "usage data is JSON (application/json), got '\(datacontenttype)'")
+                         "usage data is JSON (application/json, or a media type with subtype json or a +json suffix), got '\(datacontenttype)'")
         }
-        var time: Timestamp?
-        if let text = self.time {
-            time = Timestamp.parse(text)
-            if time == nil { findings.add(.invalidTime, "time", "'\(text)' is not an RFC 3339 date-time with seconds") }
-        } else {
-            findings.add(.invalidTime, "time", "is required for usage events")
-        }
-        let tenant = required(tenant, "tenant")
-        let instance = required(instance, "instance")
-        let component = required(component, "component")
+        if self.time == nil { findings.add(.invalidTime, "time", "is required for usage events") }
+        let time = self.time.flatMap(Timestamp.parse)
+        let tenant = required(.tenant)
+        let instance = required(.instance)
+        let component = required(.component)
         var scope = UsageScope.billable
-        if let value = self.scope {
+        if let value = self.scope, !refused.contains(.scope) {
             if let parsed = UsageScope(rawValue: value) { scope = parsed } else {
                 findings.add(.invalidAttribute, "scope", "is '\(value)', expected 'in' or 'out'")
             }
         }
         if let corrects, corrects.isEmpty { findings.add(.invalidAttribute, "corrects", "must not be empty when present") }
         if let provider, provider.isEmpty { findings.add(.invalidAttribute, "provider", "must not be empty when present") }
-        if let partitionkey, let tenant, partitionkey != tenant {
+        if let partitionkey, let tenant, !refused.contains(.partitionkey), partitionkey != tenant {
             findings.add(.partitionKeyMismatch, "partitionkey", "is '\(partitionkey)' but the partition key must be the tenant '\(tenant)'")
         }
         if let key, let tenant, !key.elementsEqual(tenant.utf8) {
@@ -223,42 +231,6 @@ struct Attributes {
         return UsageEvent(id: id, source: source, type: UsageStandard.eventType, time: time, tenant: tenant,
                           instance: instance, component: component, metric: metric, quantity: quantity, unit: unit,
                           scope: scope, corrects: corrects, provider: provider, subject: subject)
-    }
-
-    /// RFC 3986 URI-reference, checked for what matters here: no spaces, controls or bad percent-escapes.
-    static func isURIReference(_ text: String) -> Bool {
-        var text = text
-        return text.withUTF8 { isURIReference(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// RFC 3986 URI-reference check on bytes.
-    static func isURIReference(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte <= 0x20 || byte >= 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "<")
-                || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "^")
-                || byte == UInt8(ascii: "`") || byte == UInt8(ascii: "{") || byte == UInt8(ascii: "|") || byte == UInt8(ascii: "}") {
-                return false
-            }
-            if byte == UInt8(ascii: "%") {
-                guard index + 2 < bytes.count, bytes[index + 1].isHexDigit, bytes[index + 2].isHexDigit else { return false }
-                index += 2
-            }
-            index += 1
-        }
-        return true
-    }
-
-    /// An absolute URI: a scheme (`[A-Za-z][A-Za-z0-9+.-]*`), a colon, then a valid URI-reference.
-    static func isAbsoluteURI(_ text: String) -> Bool {
-        guard let colon = text.firstIndex(of: ":"), colon != text.startIndex else { return false }
-        let scheme = text[..<colon].utf8
-        guard let first = scheme.first, first.isLetter,
-              scheme.allSatisfy({ $0.isLetter || $0.isDigit || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }) else {
-            return false
-        }
-        return isURIReference(text)
     }
 }
 

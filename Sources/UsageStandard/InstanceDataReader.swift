@@ -71,10 +71,13 @@ struct InstanceDataReader {
         try string(key, in: data, "data." + key)
     }
 
+    /// A non-empty string member. Its text becomes a name (a tenant, a cluster, a link): it follows CloudEvents'
+    /// String rule like the usage events' attributes it turns into.
     private func string(_ key: String, in object: JSONValue, _ path: String) throws(InstanceEventError) -> String {
         guard let value = object[key] else { throw InstanceEventError(.missingAttribute, path, "is required") }
         guard let text = value.string else { throw InstanceEventError(.invalidAttribute, path, "must be a string, not \(value.kind)") }
         guard !text.isEmpty else { throw InstanceEventError(.missingAttribute, path, "must not be empty") }
+        if let problem = CloudEventsTypes.stringProblem(text) { throw InstanceEventError(.invalidAttribute, path, problem) }
         return text
     }
 

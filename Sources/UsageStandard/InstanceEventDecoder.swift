@@ -30,22 +30,25 @@ public enum InstanceEventDecoder {
         var contentType: String?
         var binaryHeaders: [String: String] = [:]
         for header in headers {
-            let name = header.name.lowercased()
-            guard name == "content-type" || name.hasPrefix("ce_") else { continue }
+            // Header names as the usage event decoder reads them: `content-type` and the `ce_` prefix in any case,
+            // the attribute name as it is (so an upper-case one is refused by the naming rule).
+            let isContentType = header.name.lowercased() == "content-type"
+            guard isContentType || header.name.lowercased().hasPrefix("ce_") else { continue }
             guard let bytes = header.value, let text = String(validating: bytes, as: UTF8.self) else {
                 throw InstanceEventError(.invalidEncoding, header.name, "the header value is absent or not UTF-8")
             }
-            if name == "content-type" {
+            if isContentType {
+                guard contentType == nil else { throw InstanceEventError(.duplicateAttribute, "content-type", "the header appears twice") }
                 contentType = text
                 continue
             }
-            guard binaryHeaders.updateValue(text, forKey: String(name.dropFirst(3))) == nil else {
-                throw InstanceEventError(.duplicateAttribute, String(name.dropFirst(3)), "the header \(header.name) appears twice")
+            guard binaryHeaders.updateValue(text, forKey: String(header.name.dropFirst(3))) == nil else {
+                throw InstanceEventError(.duplicateAttribute, String(header.name.dropFirst(3)), "the header \(header.name) appears twice")
             }
         }
         let data: JSONValue
         if let contentType, contentType.lowercased().hasPrefix("application/cloudevents") {
-            guard contentType.lowercased().hasPrefix(UsageStandard.structuredContentType) else {
+            guard let (type, subtype) = MediaType.parse(contentType), type == "application", subtype == "cloudevents+json" else {
                 throw InstanceEventError(.unsupportedContentType, "content-type",
                                          "'\(contentType)' is not a single JSON CloudEvent (\(UsageStandard.structuredContentType))")
             }
@@ -58,17 +61,19 @@ public enum InstanceEventDecoder {
                 case "data": body = member.value
                 case "data_base64":
                     throw InstanceEventError(.unsupportedContentType, "data_base64", "instance events carry their data as JSON in 'data'")
+                case _ where member.value == .null:
+                    continue  // JSON format section 2.2: null is the same as an absent attribute
                 default: attributes[member.key] = member.value
                 }
-            }
-            if let declared = attributes["datacontenttype"]?.string, !isJSON(declared) {
-                throw InstanceEventError(.unsupportedContentType, "datacontenttype", "'\(declared)' is not a JSON media type")
             }
             guard let body, body != .null else { throw InstanceEventError(.missingData, "data", "the event has no data") }
             data = body
         } else {
-            if let contentType, !isJSON(contentType) {
-                throw InstanceEventError(.unsupportedContentType, "content-type", "'\(contentType)' is not a JSON media type")
+            if let contentType {
+                try check("datacontenttype", contentType, as: "content-type")
+                guard MediaType.isJSON(contentType) else {
+                    throw InstanceEventError(.unsupportedContentType, "content-type", "'\(contentType)' is not a JSON media type")
+                }
             }
             for (name, text) in binaryHeaders { attributes[name] = .string(text) }
             guard !value.isEmpty else { throw InstanceEventError(.missingData, "data", "the event has no data") }
@@ -85,21 +90,21 @@ public enum InstanceEventDecoder {
     private static func parse(_ bytes: [UInt8], _ what: String) throws(InstanceEventError) -> JSONValue {
         switch JSONValue.parse(bytes) {
         case .success(let value): return value
+        case .failure(let error) where error.isEncodingProblem:
+            throw InstanceEventError(.invalidEncoding, what == "data" ? "data" : "", "\(what) holds text that is not Unicode: \(error)")
         case .failure(let error): throw InstanceEventError(.malformedJSON, what == "data" ? "data" : "", "\(what) is not JSON: \(error)")
         }
     }
 
-    /// CloudEvents' attribute naming, made mandatory as for usage events: `[a-z][a-z0-9]{0,19}`.
+    /// CloudEvents' attribute naming, made mandatory as for usage events: `[a-z][a-z0-9]{0,19}`, not `data`.
     private static func isAttributeName(_ name: String) -> Bool {
-        let bytes = Array(name.utf8)
-        guard let first = bytes.first, bytes.count <= 20, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first) else { return false }
-        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+        Array(name.utf8).withUnsafeBytes(Attributes.isValidName)
     }
 
-    private static func isJSON(_ mediaType: String) -> Bool {
-        let type = String(mediaType.split(separator: ";", maxSplits: 1).first ?? "").lowercased()
-            .filter { $0 != " " && $0 != "\t" }
-        return type == "application/json" || type == "text/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
+    /// Refuses `value` when it is not of `name`'s CloudEvents type (`CloudEventsTypes.problem`).
+    private static func check(_ name: String, _ value: String, as label: String? = nil) throws(InstanceEventError) {
+        guard let (reason, problem) = CloudEventsTypes.problem(attribute: name, value: value) else { return }
+        throw InstanceEventError(InstanceEventError.Reason(rawValue: reason.rawValue) ?? .invalidAttribute, label ?? name, problem)
     }
 
     private static func envelope(_ attributes: [String: JSONValue], data: JSONValue) throws(InstanceEventError) -> InstanceEvent {
@@ -109,20 +114,31 @@ public enum InstanceEventDecoder {
             guard !string.isEmpty else { throw InstanceEventError(.missingAttribute, name, "is required and must not be empty") }
             return string
         }
-        for (name, value) in attributes {
+        let contextAttributes: Set = ["specversion", "id", "source", "type", "time", "datacontenttype", "dataschema", "subject"]
+        for (name, value) in attributes.sorted(by: { $0.key < $1.key }) {
             guard Self.isAttributeName(name) else {
                 throw InstanceEventError(.invalidExtensionName, name,
                                          "attribute names are lower-case letters and digits, start with a letter, at most 20 characters")
             }
             switch value {
-            case .string, .bool, .number: continue
-            default: throw InstanceEventError(.invalidAttribute, name, "must be a string, a boolean or an integer, not \(value.kind)")
+            case .string(let text): try check(name, text)
+            case .bool where !contextAttributes.contains(name): continue
+            case .number(let text) where !contextAttributes.contains(name):
+                guard CloudEventsTypes.isInteger(text.utf8) else {
+                    throw InstanceEventError(.invalidAttribute, name, "'\(text)' is not an Integer: a whole number within 32 bits, without fraction or exponent")
+                }
+            default:
+                throw InstanceEventError(.invalidAttribute, name, contextAttributes.contains(name)
+                                         ? "must be a string, not \(value.kind)" : "must be a string, a boolean or an integer, not \(value.kind)")
             }
         }
         for name in ["datacontenttype", "dataschema", "subject"] {
             if let value = attributes[name], value.string?.isEmpty ?? true {
                 throw InstanceEventError(.invalidAttribute, name, "must be a non-empty string when present")
             }
+        }
+        if let declared = attributes["datacontenttype"]?.string, !MediaType.isJSON(declared) {
+            throw InstanceEventError(.unsupportedContentType, "datacontenttype", "'\(declared)' is not a JSON media type")
         }
         let specVersion = try text("specversion")
         guard specVersion == UsageStandard.specVersion else {

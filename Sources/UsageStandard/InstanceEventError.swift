@@ -1,6 +1,7 @@
 /// Why a record of the instance topic cannot be applied to the registry. `reason` is a stable code for the
 /// dead-letter header `ferris-dlq-reason` and for metrics (the same codes as usage events where the cause is the same);
-/// `attribute` names the attribute concerned and `problem` says what is wrong, for the sender to fix.
+/// `attribute` names the attribute concerned and `problem` says what is wrong, for the sender to fix. Control
+/// characters in both (text quoted from the event) are escaped when the error is made (`escapingControlCharacters`).
 public struct InstanceEventError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Stable reason codes. Never renamed; new ones may be added.
     public enum Reason: String, Sendable, CaseIterable {
@@ -38,16 +39,16 @@ public struct InstanceEventError: Error, Sendable, Equatable, CustomStringConver
 
     /// The stable reason code.
     public var reason: Reason
-    /// The attribute concerned (e.g. `time`, `data.kubernetes.namespaces`), or empty.
-    public var attribute: String
-    /// What is wrong.
-    public var problem: String
+    /// The attribute concerned (e.g. `time`, `data.kubernetes.namespaces`), or empty; without control characters.
+    public private(set) var attribute: String
+    /// What is wrong; without control characters.
+    public private(set) var problem: String
 
-    /// Creates an error.
+    /// Creates an error; control characters in `attribute` and `problem` are escaped.
     public init(_ reason: Reason, _ attribute: String, _ problem: String) {
         self.reason = reason
-        self.attribute = attribute
-        self.problem = problem
+        self.attribute = attribute.escapingControlCharacters
+        self.problem = problem.escapingControlCharacters
     }
 
     public var description: String { attribute.isEmpty ? problem : "\(attribute): \(problem)" }

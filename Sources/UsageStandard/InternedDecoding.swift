@@ -12,7 +12,7 @@ extension UsageEventDecoder {
         guard let value, !value.isEmpty, value.count <= policy.maxEventBytes else { return nil }
         var fields = PlainFields()
         headers.forEachHeader { name, headerValue in fields.take(name, headerValue) }
-        guard fields.plain, let id = fields.id, !id.isEmpty, Self.isASCII(id),
+        guard fields.plain, let id = fields.id, !id.isEmpty, CloudEventsTypes.isPrintableASCII(id),
               let sourceBytes = fields.source, !sourceBytes.isEmpty,
               let type = fields.type, Self.equals(type, UsageStandard.eventTypeLiteral),
               let specversion = fields.specversion, Self.equals(specversion, "1.0"),
@@ -35,13 +35,13 @@ extension UsageEventDecoder {
         if let provider = fields.provider, provider.isEmpty { return nil }
         guard !metricBytes.isEmpty, !unitBytes.isEmpty,
               let origin = symbols.origin(tenant: tenantBytes, instance: instanceBytes, component: componentBytes,
-                                          source: sourceBytes, provider: fields.provider), origin.sourceIsURIReference,
+                                          source: sourceBytes, provider: fields.provider), origin.conforms,
               let metric = symbols.intern(metricBytes), let unit = symbols.intern(unitBytes),
               symbols.registeredUnit(of: metric, in: policy.registry) == unit else { return nil }
         var subject: SubjectHash?
         if let bytes = fields.subject {
-            // Not interned (subjects are unbounded); only ASCII here, anything else through the general decoder.
-            guard !bytes.isEmpty, Self.isASCII(bytes) else { return nil }
+            // Not interned (subjects are unbounded); only printable ASCII here, anything else through the general decoder.
+            guard !bytes.isEmpty, CloudEventsTypes.isPrintableASCII(bytes) else { return nil }
             subject = symbols.subjectHash(bytes)
         }
         return InternedEvent(identity: symbols.identity(tenant: origin.tenant, source: origin.source, id: id), time: time,
@@ -56,18 +56,6 @@ extension UsageEventDecoder {
             && ByteHash.equal(bytes, UnsafeRawBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
     }
 
-    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        var offset = 0
-        while offset + 8 <= bytes.count {
-            if bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
-            offset += 8
-        }
-        while offset < bytes.count {
-            if bytes[offset] >= 0x80 { return false }
-            offset += 1
-        }
-        return true
-    }
 }
 
 extension UsageStandard {
@@ -78,6 +66,10 @@ extension UsageStandard {
 /// decoder should look at.
 private struct PlainFields {
     var plain = true
+    var sawContentType = false
+    /// One bit per extension header seen, chosen by a hash of its name: a bit already set may be the same extension
+    /// twice, which the general decoder then judges.
+    var extensionBits: UInt64 = 0
     var specversion: UnsafeRawBufferPointer?
     var id: UnsafeRawBufferPointer?
     var source: UnsafeRawBufferPointer?
@@ -94,10 +86,12 @@ private struct PlainFields {
     mutating func take(_ name: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer?) {
         guard plain else { return }
         if name.count == 12, UsageEventDecoder.equalsIgnoringCase(name, "content-type") {
-            // The common JSON data content type, spelled as the standard's emitters spell it.
-            if !UsageEventDecoder.equals(name, "content-type") || value.map({ UsageEventDecoder.equals($0, "application/json") }) != true {
+            // The common JSON data content type, spelled as the standard's emitters spell it, once.
+            if sawContentType || !UsageEventDecoder.equals(name, "content-type")
+                || value.map({ UsageEventDecoder.equals($0, "application/json") }) != true {
                 plain = false
             }
+            sawContentType = true
             return
         }
         guard name.count >= 3, name[0] | 0x20 == UInt8(ascii: "c"), name[1] | 0x20 == UInt8(ascii: "e"),
@@ -124,11 +118,14 @@ private struct PlainFields {
         case 11 where UsageEventDecoder.equals(attribute, "specversion"): set(&specversion)
         case 12 where UsageEventDecoder.equals(attribute, "partitionkey"): set(&partitionkey)
         default:
-            // `corrects`, `dataschema`, `datacontenttype` and any unusual name or value: the general decoder.
+            // `corrects`, `dataschema`, `datacontenttype`, an extension that may be there twice and any unusual name
+            // or value (anything but printable ASCII): the general decoder.
+            let bit: UInt64 = 1 << (ByteHash.hash(attribute, seed: 0) & 63)
             if Attributes.Slot.named(attribute) != nil || !Attributes.isValidName(attribute)
-                || !UsageEventDecoder.isASCII(value) {
+                || !CloudEventsTypes.isPrintableASCII(value) || extensionBits & bit != 0 {
                 plain = false
             }
+            extensionBits |= bit
         }
     }
 }

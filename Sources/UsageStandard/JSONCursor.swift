@@ -69,7 +69,8 @@ struct JSONCursor {
         return key
     }
 
-    /// Reads a string value and returns its span.
+    /// Reads a string value and returns its span. The string must be JSON (RFC 8259 section 7: no raw control
+    /// characters, only the defined escapes) in well-formed UTF-8 (section 8.1).
     mutating func readString() throws(Failure) -> StringSpan {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw .malformed("expected a string at byte \(index)") }
@@ -84,30 +85,81 @@ struct JSONCursor {
             }
             if byte == UInt8(ascii: "\\") {
                 escapes = true
-                index += 2
+                try skipEscape()
                 continue
             }
             if byte < 0x20 { throw .malformed("control character in string at byte \(index)") }
-            index += 1
+            if byte >= 0x80 { try skipMultiByteCharacter() } else { index += 1 }
         }
         throw .malformed("unterminated string")
     }
 
-    /// Reads a number and returns its text span.
+    /// Steps over `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t` or `\uXXXX`.
+    private mutating func skipEscape() throws(Failure) {
+        guard index + 1 < bytes.count else { throw .malformed("unterminated string") }
+        switch bytes[index + 1] {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+             UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+            index += 2
+        case UInt8(ascii: "u"):
+            guard index + 6 <= bytes.count, bytes[(index + 2)..<(index + 6)].allSatisfy(\.isHexDigit) else {
+                throw .malformed("a \\u escape without four hex digits at byte \(index)")
+            }
+            index += 6
+        default:
+            throw .malformed("an unknown escape in a string at byte \(index)")
+        }
+    }
+
+    /// Steps over one well-formed UTF-8 sequence of two to four bytes (no overlong forms, no surrogates, at most
+    /// U+10FFFF), starting at `index`.
+    private mutating func skipMultiByteCharacter() throws(Failure) {
+        let lead = bytes[index]
+        let length: Int, lowest: UInt32
+        switch lead {
+        case 0xC2...0xDF: (length, lowest) = (2, 0x80)
+        case 0xE0...0xEF: (length, lowest) = (3, 0x800)
+        case 0xF0...0xF4: (length, lowest) = (4, 0x10000)
+        default: throw UsageDecodeError(.invalidEncoding, "", "a string is not valid UTF-8 (byte \(index))")
+        }
+        guard index + length <= bytes.count else { throw UsageDecodeError(.invalidEncoding, "", "a string is not valid UTF-8 (byte \(index))") }
+        var scalar = UInt32(lead) & (0x7F >> UInt32(length))
+        for offset in 1..<length {
+            let byte = bytes[index + offset]
+            guard byte & 0xC0 == 0x80 else { throw UsageDecodeError(.invalidEncoding, "", "a string is not valid UTF-8 (byte \(index + offset))") }
+            scalar = scalar << 6 | UInt32(byte & 0x3F)
+        }
+        guard scalar >= lowest, scalar <= 0x10FFFF, !(0xD800...0xDFFF).contains(scalar) else {
+            throw UsageDecodeError(.invalidEncoding, "", "a string is not valid UTF-8 (byte \(index))")
+        }
+        index += length
+    }
+
+    /// Reads a number (RFC 8259 section 6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`) and returns its
+    /// text span.
     mutating func readNumber() throws(Failure) -> Range<Int> {
         skipWhitespace()
         let start = index
-        while index < bytes.count {
-            switch bytes[index] {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "+"),
-                 UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E"):
-                index += 1
-            default:
-                guard index > start else { throw .malformed("expected a number at byte \(start)") }
-                return start..<index
-            }
+        func digits() -> Int {
+            let first = index
+            while index < bytes.count, bytes[index].isDigit { index += 1 }
+            return index - first
         }
-        guard index > start else { throw .malformed("expected a number at byte \(start)") }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
+        let integerStart = index
+        let integerDigits = digits()
+        guard integerDigits > 0, bytes[integerStart] != UInt8(ascii: "0") || integerDigits == 1 else {
+            throw .malformed("not a JSON number at byte \(start) (no digits, or a leading zero)")
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            guard digits() > 0 else { throw .malformed("not a JSON number at byte \(start) (no digits after '.')") }
+        }
+        if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
+            index += 1
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            guard digits() > 0 else { throw .malformed("not a JSON number at byte \(start) (no exponent digits)") }
+        }
         return start..<index
     }
 
@@ -116,6 +168,11 @@ struct JSONCursor {
         if matchLiteral("true") { return true }
         if matchLiteral("false") { return false }
         throw .malformed("expected true or false at byte \(index)")
+    }
+
+    /// Reads `null`.
+    mutating func readNull() throws(Failure) {
+        guard matchLiteral("null") else { throw .malformed("expected null at byte \(index)") }
     }
 
     private mutating func matchLiteral(_ literal: StaticString) -> Bool {
@@ -135,7 +192,7 @@ struct JSONCursor {
         case .number: _ = try readNumber()
         case .bool: _ = try readBool()
         case .null:
-            guard matchLiteral("null") else { throw .malformed("expected null at byte \(index)") }
+            try readNull()
         case .object:
             try beginObject()
             var first = true
@@ -258,19 +315,22 @@ public struct JSONWriter {
         needsComma[needsComma.count - 1] = true
     }
 
+    /// Writes `value` as a JSON string: `"` and `\` escaped, and every control character (U+0000-U+001F,
+    /// U+007F-U+009F) as `\uXXXX`, so that the JSON text printed on a terminal acts on none of them.
     private mutating func appendString(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+        for scalar in value.unicodeScalars {
+            switch scalar.value {
+            case 0x22: bytes.append(contentsOf: [92, 34])
+            case 0x5C: bytes.append(contentsOf: [92, 92])
             case 0x0A: bytes.append(contentsOf: [92, UInt8(ascii: "n")])
             case 0x0D: bytes.append(contentsOf: [92, UInt8(ascii: "r")])
             case 0x09: bytes.append(contentsOf: [92, UInt8(ascii: "t")])
-            case ..<0x20:
+            case ..<0x20, 0x7F...0x9F:
                 let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 0xF)]])
-            default: bytes.append(byte)
+                let value = Int(scalar.value)
+                bytes.append(contentsOf: [92, UInt8(ascii: "u"), 48, 48, hex[value >> 4], hex[value & 0xF]])
+            default: UTF8.encode(scalar) { bytes.append($0) }
             }
         }
         bytes.append(UInt8(ascii: "\""))

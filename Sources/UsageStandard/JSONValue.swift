@@ -63,7 +63,7 @@ public enum JSONValue: Sendable, Equatable {
                 guard cursor.isAtEnd else { return .failure(JSONSyntaxError(message: "unexpected text after the JSON value")) }
                 return .success(value)
             } catch {
-                return .failure(JSONSyntaxError(message: error.problem))
+                return .failure(JSONSyntaxError(message: error.problem, isEncodingProblem: error.reason == .invalidEncoding))
             }
         }
     }
@@ -73,7 +73,9 @@ public enum JSONValue: Sendable, Equatable {
         switch try cursor.peekKind() {
         case .string:
             let span = try cursor.readString()
-            guard let text = cursor.string(span) else { throw .malformed("a string is not valid UTF-8 or has a bad escape") }
+            guard let text = cursor.string(span) else {
+                throw UsageDecodeError(.invalidEncoding, "", "a string is not Unicode text (an unpaired surrogate escape)")
+            }
             return .string(text)
         case .number:
             let range = try cursor.readNumber()
@@ -159,5 +161,8 @@ public enum JSONValue: Sendable, Equatable {
 public struct JSONSyntaxError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What is wrong, and where.
     public var message: String
+    /// Whether the text is JSON but a string in it is not Unicode text (bytes that are not UTF-8, an unpaired
+    /// surrogate escape): CloudEvents' String rule, reason `invalid-encoding`, rather than broken JSON.
+    public var isEncodingProblem = false
     public var description: String { message }
 }

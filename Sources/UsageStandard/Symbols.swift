@@ -93,9 +93,11 @@ public struct Symbols: Sendable {
             guard let symbol = intern(provider) else { return nil }
             providerSymbol = symbol
         }
+        let conforms = [tenantSymbol, instanceSymbol, componentSymbol].allSatisfy { CloudEventsTypes.forbiddenScalar(self[$0]) == nil }
+            && providerSymbol.map { CloudEventsTypes.forbiddenScalar(self[$0]) == nil } ?? true
+            && URIGrammar.isURIReference(source)
         let origin = Origin(tenant: tenantSymbol, instance: instanceSymbol, component: componentSymbol,
-                            source: sourceSymbol, provider: providerSymbol,
-                            sourceIsURIReference: Attributes.isURIReference(source))
+                            source: sourceSymbol, provider: providerSymbol, conforms: conforms)
         origins.insert(origin, hash: hash, check: check)
         return origin
     }
@@ -169,8 +171,9 @@ public struct Origin: Sendable, Equatable {
     public var source: Symbol
     /// The `provider` extension, if given.
     public var provider: Symbol?
-    /// Whether `source` is a valid URI-reference (checked once, when the origin is first seen).
-    public var sourceIsURIReference: Bool
+    /// Whether the names are of their CloudEvents types: `tenant`, `instance`, `component` and `provider` Strings,
+    /// `source` a URI-reference (checked once, when the origin is first seen).
+    public var conforms: Bool
 }
 
 /// An open-addressing hash table (linear probing, at most 3/4 full) of payloads found by two independent 64-bit

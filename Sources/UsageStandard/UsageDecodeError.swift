@@ -1,5 +1,7 @@
 /// Why a record is not a valid usage event. `reason` is a stable code (it appears on the dead-letter topic and in
 /// metrics); `attribute` names the attribute concerned and `problem` says what is wrong, for the sender to fix.
+/// Both often quote the event, so their control characters are escaped (`escapingControlCharacters`) when the
+/// error is made: they go to logs, dead-letter headers and terminals as they are.
 public struct UsageDecodeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Stable reason codes. Never renamed; new ones may be added.
     public enum Reason: String, Sendable, CaseIterable {
@@ -52,16 +54,16 @@ public struct UsageDecodeError: Error, Sendable, Equatable, CustomStringConverti
 
     /// The stable reason code.
     public var reason: Reason
-    /// The attribute concerned (e.g. `time`, `data.quantity`), or empty.
-    public var attribute: String
-    /// What is wrong.
-    public var problem: String
+    /// The attribute concerned (e.g. `time`, `data.quantity`), or empty; without control characters.
+    public private(set) var attribute: String
+    /// What is wrong; without control characters.
+    public private(set) var problem: String
 
-    /// Creates an error.
+    /// Creates an error; control characters in `attribute` and `problem` (text quoted from the event) are escaped.
     public init(_ reason: Reason, _ attribute: String, _ problem: String) {
         self.reason = reason
-        self.attribute = attribute
-        self.problem = problem
+        self.attribute = attribute.escapingControlCharacters
+        self.problem = problem.escapingControlCharacters
     }
 
     public var description: String { attribute.isEmpty ? problem : "\(attribute): \(problem)" }

@@ -78,6 +78,10 @@ public struct UsageEventDecoder: Sendable {
                     headerFindings.add(.invalidEncoding, "content-type", "header value is null or not UTF-8")
                     return
                 }
+                guard attributes.contentTypeHeader == nil else {
+                    headerFindings.add(.duplicateAttribute, "content-type", "the header appears twice")
+                    return
+                }
                 attributes.contentTypeHeader = text
                 structured = Self.hasPrefixIgnoringCase(text, "application/cloudevents")
                 return
@@ -101,7 +105,7 @@ public struct UsageEventDecoder: Sendable {
             // Structured mode: every attribute comes from the value; ce_ headers are not part of the event.
             let contentType = attributes.contentTypeHeader ?? ""
             attributes = Attributes()
-            guard Self.isStructuredJSON(contentType) else {
+            guard let (type, subtype) = MediaType.parse(contentType), type == "application", subtype == "cloudevents+json" else {
                 findings.add(.unsupportedContentType, "content-type",
                              "structured mode supports a single event as application/cloudevents+json, got '\(contentType)'")
                 return nil
@@ -117,13 +121,29 @@ public struct UsageEventDecoder: Sendable {
                 return nil
             }
         } else {
+            // Binary mode: the content-type header is `datacontenttype` (a `ce_datacontenttype` header only when
+            // there is none).
+            if let contentType = attributes.contentTypeHeader {
+                attributes.datacontenttype = contentType
+                attributes.refused.remove(.datacontenttype)
+                if let (reason, problem) = CloudEventsTypes.problem(attribute: "datacontenttype", value: contentType) {
+                    headerFindings.add(reason, "content-type", problem)
+                    attributes.refused.insert(.datacontenttype)
+                }
+            }
             findings.merge(headerFindings)
             if !findings.all.isEmpty && !findings.collectAll { return nil }
-            attributes.datacontenttype = attributes.contentTypeHeader ?? attributes.datacontenttype
             if let value, !value.isEmpty {
                 var cursor = JSONCursor(value)
                 do throws(UsageDecodeError) {
-                    guard try cursor.peekKind() == .object else {
+                    let kind = try cursor.peekKind()
+                    if kind == .null {
+                        try cursor.readNull()
+                        guard cursor.isAtEnd else { throw UsageDecodeError(.malformedJSON, "data", "trailing bytes after null") }
+                        findings.add(.missingData, "data", "is null; a usage event's data is a JSON object")
+                        return nil
+                    }
+                    guard kind == .object else {
                         throw UsageDecodeError(.malformedJSON, "data", "must be a JSON object")
                     }
                     try decodeData(&cursor, into: &attributes)
@@ -163,6 +183,11 @@ public struct UsageEventDecoder: Sendable {
                     findings.add(.duplicateAttribute, name, "data and data_base64 are mutually exclusive")
                     try cursor.skipValue()
                 } else if name == "data" {
+                    // An explicit null payload (JSON format section 3.1.1) is no data: `missing-data` below.
+                    if try cursor.peekKind() == .null {
+                        try cursor.readNull()
+                        continue
+                    }
                     guard try cursor.peekKind() == .object else {
                         findings.add(.malformedJSON, "data", "must be a JSON object")
                         try cursor.skipValue()
@@ -183,18 +208,21 @@ public struct UsageEventDecoder: Sendable {
                 switch try cursor.peekKind() {
                 case .string:
                     guard let text = cursor.string(try cursor.readString()) else {
-                        findings.add(.invalidEncoding, name, "is not valid UTF-8 text")
+                        findings.add(.invalidEncoding, name, "is not valid Unicode text (an unpaired surrogate escape)")
                         continue
                     }
                     nameBytes.withUnsafeBytes { attributes.set($0, text, findings: &findings) }
+                case .null:
+                    // JSON format section 2.2: null is the same as an absent attribute.
+                    try cursor.readNull()
                 case .bool where !Attributes.isStringAttribute(name):
                     _ = try cursor.readBool()
                 case .number where !Attributes.isStringAttribute(name):
-                    // Integer extensions are allowed by CloudEvents: whole numbers within 32 bits.
+                    // An Integer: the integer part of a JSON number (no fraction, no exponent), within 32 bits.
                     let span = try cursor.readNumber()
-                    if let integer = Int64(String(decoding: value[span], as: UTF8.self)),
-                       integer >= Int64(Int32.min), integer <= Int64(Int32.max) { continue }
-                    findings.add(.invalidAttribute, name, "an Integer attribute must be a whole number within 32 bits")
+                    if CloudEventsTypes.isInteger(value[span]) { continue }
+                    findings.add(.invalidAttribute, name,
+                                 "'\(String(decoding: value[span], as: UTF8.self))' is not an Integer: a whole number within 32 bits, without fraction or exponent")
                 default:
                     findings.add(.invalidAttribute, name, Attributes.isStringAttribute(name)
                                  ? "must be a string" : "an extension must be a string, a boolean or an integer")
@@ -277,25 +305,6 @@ public struct UsageEventDecoder: Sendable {
         return text
     }
 
-    /// Whether `contentType` is a single structured CloudEvent in JSON (`application/cloudevents+json`, with
-    /// optional parameters).
-    static func isStructuredJSON(_ contentType: String) -> Bool {
-        mediaType(contentType) == "application/cloudevents+json"
-    }
-
-    /// Whether `contentType` denotes JSON data (`application/json` or a `+json` suffix).
-    static func isJSON(_ contentType: String) -> Bool {
-        if contentType == "application/json" { return true }  // the common case, without parsing
-        let type = mediaType(contentType)
-        return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json")) || type == "text/json"
-    }
-
-    /// The media type without parameters, lower-cased and trimmed.
-    static func mediaType(_ contentType: String) -> String {
-        let type = contentType.split(separator: ";", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return type.trimmingSpaces.lowercased()
-    }
-
     static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ literal: StaticString) -> Bool {
         guard bytes.count == literal.utf8CodeUnitCount else { return false }
         for index in 0..<bytes.count where bytes[index] | 0x20 != literal.utf8Start[index] | 0x20 { return false }
@@ -326,14 +335,5 @@ struct Findings {
 
     mutating func merge(_ other: Findings) {
         for error in other.all { add(error) }
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var text = self
-        while text.first == " " || text.first == "\t" { text.removeFirst() }
-        while text.last == " " || text.last == "\t" { text.removeLast() }
-        return text
     }
 }

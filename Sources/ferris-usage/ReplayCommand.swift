@@ -43,14 +43,21 @@ struct ReplayCommand: AsyncParsableCommand {
         let began = ContinuousClock.now
         let outcome = try await DedicatedThread.run(name: "replay") {
             try replay.run { progress in
-                let what = progress.alreadyDone ? "done before the interruption"
-                    : "\(progress.records) records, \(progress.totals) totals in range"
+                let what: String
+                if progress.alreadyDone {
+                    what = "done before the interruption"
+                } else if progress.done {
+                    what = "\(progress.records) records, \(progress.totals) totals in range"
+                } else {
+                    let left = progress.secondsLeft.map { String(format: ", about %.0f s left", $0.rounded(.up)) } ?? ""
+                    what = "\(progress.records) of \(progress.recordsToRead) records, \(Int(progress.recordsPerSecond)) records/s\(left)"
+                }
                 FileHandle.standardError.write(Data("[\(progress.index)/\(progress.count)] \(progress.partition): \(what)\n".utf8))
             }
         }
         for change in outcome.changes.prefix(maxChanges) { print(change) }
         if outcome.changes.count > maxChanges { print("... and \(outcome.changes.count - maxChanges) more changes") }
         let retracted = outcome.changes.filter { $0.new.status == .retracted }.count
-        print("revision \(outcome.revision)\(outcome.resumed ? " (resumed)" : "") published in \(ContinuousClock.now - began): \(outcome.totals.count) totals, \(outcome.unchanged) unchanged, \(outcome.changes.count - retracted) changed or new, \(retracted) retracted")
+        print("revision \(outcome.revision)\(outcome.resumed ? " (resumed)" : "") published in \(ContinuousClock.now - began): \(outcome.unchanged) figures unchanged (not republished), \(outcome.changes.count - retracted) changed or new, \(retracted) retracted; \(outcome.totals) totals published")
     }
 }

@@ -9,7 +9,7 @@ import UsageStandard
 /// Which simulated usage to make.
 struct SimulationOptions: ParsableArguments {
     @Option(name: .customLong("scenario"),
-            help: "Scenario to simulate (repeatable): single-user-gcp, team-databricks, hybrid-onprem-gcp, or large (2,000 tenants, 2.3 million events a day, one shared topic). Default: the three seed scenarios.")
+            help: "Scenario to simulate (repeatable): single-user-gcp, team-databricks, hybrid-onprem-gcp, large (2,000 tenants, hourly: 2.3 million events a day, one shared topic), or per-minute (200 tenants, every minute: 9,600 keys, 576,000 events an hour, one shared topic). Default: the three seed scenarios.")
     var scenarios: [String] = []
 
     @Option(help: "CloudEvents mode of the events: binary, structured, or mixed (each event at random).")
@@ -31,7 +31,7 @@ struct SimulationOptions: ParsableArguments {
         guard !scenarios.isEmpty else { return Scenario.all }
         return try scenarios.map { id in
             guard let scenario = Scenario.named(id) else {
-                throw CLIError("unknown scenario '\(id)'; choose from \((Scenario.all + [.large]).map(\.id).joined(separator: ", "))")
+                throw CLIError("unknown scenario '\(id)'; choose from \((Scenario.all + [.large, .perMinute]).map(\.id).joined(separator: ", "))")
             }
             return scenario
         }

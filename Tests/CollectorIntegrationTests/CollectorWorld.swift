@@ -190,7 +190,7 @@ struct CollectorWorld {
               deadLetter: \(deadLetterTopic)
             """.write(to: topology, atomically: true, encoding: .utf8)
         return try start(["run", "--topology", topology.path, "--without-postgres", "--commit-interval-ms", "200",
-                          "--http-port", "0", "--log-level", "warning"])
+                          "--instance-topic", registryTopic, "--http-port", "0", "--log-level", "warning"])
     }
 
     /// Stops a process with SIGTERM and waits for it; true if it exited with status 0.

@@ -334,7 +334,10 @@ struct CrashTests {
                       extra: [String] = [], logLevel: String = "info", environment more: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try executable)
-        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", logLevel]
+        // Each test's own instance registry (named after its topology file), not the broker's shared one.
+        let registry = URL(fileURLWithPath: topologyFile).deletingPathExtension().lastPathComponent + ".instances"
+        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", logLevel,
+                             "--instance-topic", registry]
             + (member.map { ["--member-id", $0] } ?? []) + ["--http-port", "0"] + extra
         var environment = ProcessInfo.processInfo.environment
         environment["FERRIS_BROKERS"] = try TestServices.brokers

@@ -58,6 +58,13 @@ struct DeadLetterTests {
                 (record(event(tenant, "\(tenant)-future", at: now + 2 * hourMs)), "in-future"),
                 (KafkaOutgoingRecord(topic: topic, key: base.key, value: base.value,
                                      headers: base.headers + [KafkaHeader(name: "ce_Region", string: "x")]), "invalid-extension-name"),
+                // Terminal escape sequences in a value and in a header name: refused, and quoted escaped in the headers.
+                (KafkaOutgoingRecord(topic: topic, key: base.key, value: base.value,
+                                     headers: base.headers.filter { $0.name != "ce_tenant" }
+                                         + [KafkaHeader(name: "ce_tenant", string: "\u{1B}[31m\(tenant)\u{1B}[0m")]), "invalid-attribute"),
+                (KafkaOutgoingRecord(topic: topic, key: base.key, value: base.value,
+                                     headers: base.headers + [KafkaHeader(name: "ce_x\u{1B}]0;owned\u{07}\n", string: "y")]),
+                 "invalid-extension-name"),
                 // The watermark is at h13 + 2h53m by now, so the hour h13 (end + 1 h grace) has closed.
                 (record(event(tenant, "\(tenant)-late", at: h13 + 5 * 60_000)), "late"),
             ]
@@ -98,6 +105,9 @@ struct DeadLetterTests {
             }
             #expect(header(DeadLetter.topic) == topic)
             #expect(header(DeadLetter.message)?.isEmpty == false)
+            for text in [header(DeadLetter.attribute), header(DeadLetter.message)] {
+                #expect(text?.unicodeScalars.contains { $0.properties.generalCategory == .control } == false, "\(letter.reason): \(text ?? "")")
+            }
             #expect(header(DeadLetter.partition).flatMap(Int32.init) != nil)
             #expect(header(DeadLetter.offset).flatMap(Int64.init) != nil)
             // Unchanged: some produced invalid record has the same key, value and original headers.

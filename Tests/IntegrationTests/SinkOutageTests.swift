@@ -52,13 +52,17 @@ extension CrashTests {
         }.joined()
         try Self.services(["start", "--dir", directory.path, "--postgres-only"])
         let (kafka, postgres) = try await world.totals(databaseURL: databaseURL, seconds: 120)
+        var stopSeconds: [Double] = []
         for process in [service, second] {
+            let began = ContinuousClock.now
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
+            let took = ContinuousClock.now - began
+            stopSeconds.append(Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18)
         }
         let expected = ExpectedTotals(records: records)
         let failedWrites = logDuringOutage.components(separatedBy: "PostgreSQL sink write failed").count - 1
-        print("sink outage test: \(records.count) totals behind, PostgreSQL down 120 s: \(failedWrites) failed writes, \(cpuDuringOutage) CPU-s over the outage; differences: Kafka \(expected.differences(from: kafka).count), PostgreSQL \(expected.differences(from: postgres).count)")
+        print("sink outage test: \(records.count) totals behind, PostgreSQL down 120 s: \(failedWrites) failed writes, \(cpuDuringOutage) CPU-s over the outage; differences: Kafka \(expected.differences(from: kafka).count), PostgreSQL \(expected.differences(from: postgres).count); stops took \(stopSeconds) s")
         #expect(batch.terminationStatus == 0)
         #expect(failedWrites >= 8 && failedWrites <= 50, "retried on the backoff schedule (0.5 s doubling to 10 s), not in a loop")
         #expect(!logDuringOutage.contains("poll interval"), "never evicted for not polling (max.poll.interval.ms)")
@@ -66,7 +70,16 @@ extension CrashTests {
         #expect(cpuDuringOutage < 40, "waiting for the database must not burn a core (\(cpuDuringOutage) CPU-s in 100 s, both replicas)")
         #expect(expected.differences(from: kafka) == [])
         #expect(expected.differences(from: postgres) == [])
-        #expect(service.terminationStatus == 0 && second.terminationStatus == 0)
+        for (process, name) in [(service, world.id), (second, "\(world.id)-b")] {
+            #expect(process.terminationStatus == 0, "exit status \(process.terminationStatus) after SIGTERM; the log ends:\n\(Self.logTail(name))")
+        }
+    }
+
+    /// The last lines of a test process's log (`start(log:)`), for a failure's message.
+    static func logTail(_ name: String, lines: Int = 30) -> String {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("\(name).log")
+        let text = (try? String(contentsOf: file, encoding: .utf8)) ?? "(no log at \(file.path))"
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
     /// CPU seconds (user + system) a process has used so far, from /proc.

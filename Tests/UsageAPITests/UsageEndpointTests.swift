@@ -146,6 +146,7 @@ struct UsageEndpointTests {
         ("window=week", "window", "use hour, day, month, total"),
         ("status=open", "status", "use final, provisional"),
         ("groupBy=tenant,color", "groupBy", "groupBy 'color' is not allowed"),
+        ("groupBy=", "groupBy", "names no column"),
         ("from=yesterday", "from", "not an RFC 3339 time"),
         ("to=2026-11-25", "to", "not an RFC 3339 time"),
         ("pageSize=many", "pageSize", "not a whole number"),

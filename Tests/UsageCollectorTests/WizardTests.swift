@@ -51,3 +51,18 @@ import UsageStandard
         }
     }
 }
+
+extension WizardMessages {
+    @Test func textFromTheMessageIsRefusedOrQuotedWithoutControlCharacters() {
+        for (find, replacement) in [(#""action": "deploy""#, #""action": "\u001b[2Jdeploy""#),
+                                    (#""id": "team-analytics""#, #""id": "team\u001b]0;owned\u0007""#)] {
+            do {
+                _ = try WizardConfiguration.instanceEvent(from: Array(Self.team.replacingOccurrences(of: find, with: replacement).utf8))
+                Issue.record("accepted \(replacement)")
+            } catch {
+                #expect(!error.description.unicodeScalars.contains { $0.properties.generalCategory == .control }, "\(error)")
+                #expect(error.description.contains(#"\u{1B}"#) || error.description.contains("U+001B"), "\(error)")
+            }
+        }
+    }
+}

@@ -156,15 +156,18 @@ struct FuzzTests {
         #expect(error.reason == .tooLarge)
     }
 
-    @Test("random bytes in attribute headers are refused as invalid encoding or accepted as text")
+    @Test("random bytes in attribute headers: not UTF-8 is invalid-encoding, not a CloudEvents String invalid-attribute")
     func randomHeaderBytes() {
         var rng = Xorshift(state: 99)
         for _ in 0..<5_000 {
             let bytes = (0..<rng.below(16)).map { _ in rng.byte() }
             let result = decodeRaw(EventSpec().record(.binary).value, .binary, headers: [("ce_region", bytes)])
+            let text = String(validating: bytes, as: UTF8.self)
             switch result {
-            case .success: #expect(String(validating: bytes, as: UTF8.self) != nil, "accepted non-UTF-8 \(bytes)")
-            case .failure(let error): #expect(error.reason == .invalidEncoding, "\(error)")
+            case .success: #expect(text.map(TypeSystemFuzzTests.isCloudEventsString) == true, "accepted \(bytes)")
+            case .failure(let error):
+                #expect(error.reason == (text == nil ? .invalidEncoding : .invalidAttribute), "\(bytes): \(error)")
+                #expect(text.map(TypeSystemFuzzTests.isCloudEventsString) != true, "refused \(bytes): \(error)")
             }
         }
     }
