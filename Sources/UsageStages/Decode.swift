@@ -13,8 +13,8 @@ public struct Decode<Headers: CloudEventHeaderSource>: Stage {
         decoder = UsageEventDecoder(policy: policy)
     }
 
-    /// Decodes one record: plain binary-mode events on the allocation-free path, anything else through the
-    /// general decoder (which also gives the reason for refusing a record).
+    /// Decodes one record: plain events (binary or structured mode) on the allocation-free path, anything else
+    /// through the general decoder (which also gives the reason for refusing a record).
     @inlinable
     public mutating func process(_ record: IncomingRecord<Headers>, context: inout FlowContext) -> StageOutcome<OffsetEvent> {
         if let event = decoder.decodeInterned(headers: record.headers, key: record.key, value: record.value,

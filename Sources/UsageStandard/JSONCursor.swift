@@ -78,6 +78,11 @@ struct JSONCursor {
         let start = index
         var escapes = false
         while index < bytes.count {
+            // Eight bytes at a time while none needs a look (the hot path reads mostly plain ASCII strings).
+            while index &+ 8 <= bytes.count, !Self.needsLook(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) {
+                index &+= 8
+            }
+            guard index < bytes.count else { break }
             let byte = bytes[index]
             if byte == UInt8(ascii: "\"") {
                 index += 1
@@ -92,6 +97,16 @@ struct JSONCursor {
             if byte >= 0x80 { try skipMultiByteCharacter() } else { index += 1 }
         }
         throw .malformed("unterminated string")
+    }
+
+    /// Whether any of eight bytes is a quote, a backslash, a control character or not ASCII (the usual bit tricks
+    /// for "some byte is zero" and "some byte is less than n"; a false alarm only costs the byte-by-byte path).
+    @inline(__always)
+    static func needsLook(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZero(_ v: UInt64) -> Bool { (v &- ones) & ~v & highs != 0 }
+        return word & highs != 0 || (word &- ones &* 0x20) & ~word & highs != 0
+            || hasZero(word ^ (ones &* 0x22)) || hasZero(word ^ (ones &* 0x5C))
     }
 
     /// Steps over `\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t` or `\uXXXX`.

@@ -121,6 +121,36 @@ struct FuzzTests {
         #expect(taken > 100)
     }
 
+    @Test("single-byte mutations of structured-mode events: the allocation-free path declines or agrees, and takes those still valid")
+    func structuredMutations() throws {
+        var rng = Xorshift(state: 13)
+        var taken = 0, valid = 0
+        var spec = EventSpec()
+        spec.set("provider", #""gcp""#)
+        spec.set("subject", #""pod/api-7""#)
+        spec.set("region", #""europe-west1""#)
+        spec.set("datacontenttype", #""application/json""#)
+        let (headers, original) = spec.record(.structured)
+        #expect(takesFastPath(spec, .structured), "the unmutated event takes the allocation-free path")
+        for _ in 0..<5_000 {
+            var bytes = try #require(original)
+            // Mostly letters (values that stay valid), sometimes any byte (broken JSON, control characters, UTF-8).
+            bytes[rng.below(bytes.count)] = rng.below(3) == 0 ? rng.byte() : UInt8(ascii: "a") + UInt8(rng.below(26))
+            let decoder = UsageEventDecoder()
+            Array("solo".utf8).withUnsafeBytes { key in
+                bytes.withUnsafeBytes { buffer in
+                    let general = decoder.decode(headers: RawHeaders(list: headers), key: key, value: buffer,
+                                                 referenceTime: spec.referenceTime)
+                    if case .success = general { valid += 1 }
+                    if expectFastPathAgrees(decoder, RawHeaders(list: headers), key: key, value: buffer,
+                                            referenceTime: spec.referenceTime, general) { taken += 1 }
+                }
+            }
+        }
+        // Mutations that keep the event valid (another letter in an id or a subject) still take the fast path.
+        #expect(taken > 500 && taken <= valid, "\(taken) of \(valid) valid mutations took the allocation-free path")
+    }
+
     @Test("deep nesting is refused quickly", arguments: CloudEventMode.allCases)
     func deepNesting(mode: CloudEventMode) {
         // Half a million levels: only the depth limit (not the size limit) stands between this and a stack overflow.

@@ -59,6 +59,21 @@ struct TypeSystemFuzzTests {
         }
     }
 
+    @Test("the JSON reader's eight-byte scan flags exactly the words holding a quote, a backslash, a control character or a non-ASCII byte")
+    func jsonStringScan() {
+        var rng = Xorshift(state: 23)
+        let interesting: [UInt8] = [0x00, 0x01, 0x1F, 0x20, 0x21, 0x22, 0x23, 0x5B, 0x5C, 0x5D, 0x7E, 0x7F, 0x80, 0xA2, 0xDC, 0xFF]
+        var flagged = 0
+        for _ in 0..<100_000 {
+            let bytes = (0..<8).map { _ in rng.below(8) == 0 ? interesting[rng.below(interesting.count)] : 0x20 + UInt8(rng.below(0x5F)) }
+            let expected = bytes.contains { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 || $0 >= 0x80 }
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+            #expect(JSONCursor.needsLook(word) == expected, "\(bytes)")
+            if expected { flagged += 1 }
+        }
+        #expect(flagged > 20_000 && flagged < 80_000)
+    }
+
     @Test("URI-reference and URI: the decoder agrees with RFC 3986's grammar (the schema's pattern)")
     func uris() throws {
         let reference = try schemaPattern("uriReference"), absolute = try schemaPattern("uri")
