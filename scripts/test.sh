@@ -14,14 +14,15 @@ swift build --build-tests
 TOOLS_DIR=${FERRIS_USAGE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferris-usage}
 FERRIS_USAGE=.build/debug/ferris-usage "$TOOLS_DIR/venv/bin/python" scripts/check-chart.py
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
+image_services=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-image-check.XXXXXX")
 image_pid=""
 stop() {
   if [ -n "$image_pid" ]; then pkill -P "$image_pid" 2>/dev/null || true; kill "$image_pid" 2>/dev/null || true; fi
   scripts/seaweedfs.sh stop "$state/s3" >/dev/null 2>&1 || true
   scripts/prometheus.sh stop "$state/prometheus" >/dev/null 2>&1 || true
-  .build/debug/ferris-usage services stop --dir "$state/image-services" >/dev/null 2>&1 || true
+  .build/debug/ferris-usage services stop --dir "$image_services" >/dev/null 2>&1 || true
   .build/debug/ferris-usage services stop --dir "$state" >/dev/null 2>&1 || true
-  rm -rf "$state"
+  rm -rf "$state" "$image_services"
 }
 trap stop EXIT
 if [ $# -eq 0 ]; then
@@ -58,7 +59,7 @@ if [ $# -eq 0 ]; then
   grep '^build-image:' "$state/image-build.log" >&2 || true
   began=$SECONDS
   (
-    eval "$(.build/debug/ferris-usage services start --dir "$state/image-services")"
+    eval "$(.build/debug/ferris-usage services start --dir "$image_services")"
     scripts/check-image.sh "$(cat "$state/image-archive")"
   )
   echo "container image: checked in $((SECONDS - began)) s" >&2
