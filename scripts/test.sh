@@ -2,7 +2,9 @@
 # Runs every test: installs what is missing, checks the contract in docs/ (schemas, examples, AsyncAPI), builds, starts a
 # Kafka-protocol broker (Tansu), a throwaway PostgreSQL, an S3-compatible store (SeaweedFS) and a Prometheus with two
 # exporters (scripts/prometheus.sh) on free loopback ports, runs `swift test` against them (the usage API's tests also
-# drive headless Chromium and schemathesis), and stops them all at the end.
+# drive headless Chromium and schemathesis), and stops them all at the end. A full run (no arguments) also builds the
+# container image (scripts/build-image.sh) and runs it against a broker and PostgreSQL of its own
+# (scripts/check-image.sh: its demo wants topics and tables no test has used).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,22 +13,30 @@ python3 scripts/check-contract.py
 swift build --build-tests
 TOOLS_DIR=${FERRIS_USAGE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ferris-usage}
 FERRIS_USAGE=.build/debug/ferris-usage "$TOOLS_DIR/venv/bin/python" scripts/check-chart.py
-# The benchmark harnesses in smoke mode only: they must build and run; their figures live in benchmarks/README.md.
+state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
+image_services=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-image-check.XXXXXX")
+image_pid=""
+stop() {
+  if [ -n "$image_pid" ]; then pkill -P "$image_pid" 2>/dev/null || true; kill "$image_pid" 2>/dev/null || true; fi
+  scripts/seaweedfs.sh stop "$state/s3" >/dev/null 2>&1 || true
+  scripts/prometheus.sh stop "$state/prometheus" >/dev/null 2>&1 || true
+  .build/debug/ferris-usage services stop --dir "$image_services" >/dev/null 2>&1 || true
+  .build/debug/ferris-usage services stop --dir "$state" >/dev/null 2>&1 || true
+  rm -rf "$state" "$image_services"
+}
+trap stop EXIT
 if [ $# -eq 0 ]; then
+  # The image's release build runs beside the smoke runs and the tests at the lowest priority: it uses the processor
+  # while they wait on the broker and the database (most of their time), so it adds minutes, not its own 20 or so.
+  image_began=$SECONDS
+  nice -n 19 scripts/build-image.sh >"$state/image-archive" 2>"$state/image-build.log" &
+  image_pid=$!
+  # The benchmark harnesses in smoke mode only: they must build and run; their figures live in benchmarks/README.md.
   .build/debug/pipeline-throughput 2000 binary
   .build/debug/pipeline-throughput 2000 binary memory
   benchmarks/end-to-end.sh --smoke
   benchmarks/api-load.sh --smoke
 fi
-
-state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
-stop() {
-  scripts/seaweedfs.sh stop "$state/s3" >/dev/null 2>&1 || true
-  scripts/prometheus.sh stop "$state/prometheus" >/dev/null 2>&1 || true
-  .build/debug/ferris-usage services stop --dir "$state" >/dev/null 2>&1 || true
-  rm -rf "$state"
-}
-trap stop EXIT
 eval "$(.build/debug/ferris-usage services start --dir "$state")"
 eval "$(scripts/seaweedfs.sh start "$state/s3")"
 eval "$(scripts/prometheus.sh start "$state/prometheus")"
@@ -35,3 +45,22 @@ export FERRIS_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
 echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL, S3 $FERRIS_S3_ENDPOINT, Prometheus $FERRIS_PROMETHEUS_URL" >&2
 
 swift test "$@"
+
+if [ $# -eq 0 ]; then
+  waited=$SECONDS
+  if ! wait "$image_pid"; then
+    image_pid=""
+    cat "$state/image-build.log" >&2
+    echo "the container image did not build (above: scripts/build-image.sh's output)" >&2
+    exit 1
+  fi
+  image_pid=""
+  echo "container image: built $((SECONDS - image_began)) s after its start, $((SECONDS - waited)) s of it after the tests" >&2
+  grep '^build-image:' "$state/image-build.log" >&2 || true
+  began=$SECONDS
+  (
+    eval "$(.build/debug/ferris-usage services start --dir "$image_services")"
+    scripts/check-image.sh "$(cat "$state/image-archive")"
+  )
+  echo "container image: checked in $((SECONDS - began)) s" >&2
+fi

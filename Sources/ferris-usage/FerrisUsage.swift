@@ -8,6 +8,7 @@ struct FerrisUsage: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ferris-usage",
         abstract: "Exact, billable hourly usage totals from ferrisDX CloudEvents on Kafka.",
+        version: ferrisUsageVersion,
         subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ValidateCommand.self, TopologyCommand.self,
                       ReplayCommand.self, ExportCommand.self, ServicesCommand.self, CollectCommand.self, RegistryCommand.self,
                       APICommand.self])
