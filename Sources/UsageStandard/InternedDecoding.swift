@@ -155,7 +155,7 @@ private struct PlainFields {
                         guard plain else { return nil }
                     }
                 default:
-                    // null, a boolean or integer extension, data_base64's neighbours, a second data: the general decoder.
+                    // null, a boolean or an integer extension, an array, a second data: the general decoder.
                     return nil
                 }
             }
