@@ -37,16 +37,12 @@ extension CrashTests {
         batch.waitUntilExit()
         try Self.services(["stop", "--dir", directory.path, "--postgres-only"])
         let stoppedAt = ContinuousClock.now
-        // The stops at the end are checked for a clean exit; under a full test run's load the default bound on a
-        // graceful stop (25 s) is not what this test is about, so it is wider here (a stop that hangs still fails).
-        let stopBound = ["--shutdown-timeout-seconds", "60"]
-        let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: databaseURL, extra: stopBound)
+        let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: databaseURL)
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
         // A second replica joins while the database is down: the groups rebalance, and partitions come back to a sink
         // that holds unwritten totals (they must stay paused, or it reads on past its batch).
         try await Task.sleep(until: stoppedAt + .seconds(20))
-        let second = try Self.start(topologyFile: topologyFile.path, log: "\(world.id)-b", member: "b", databaseURL: databaseURL,
-                                    extra: stopBound)
+        let second = try Self.start(topologyFile: topologyFile.path, log: "\(world.id)-b", member: "b", databaseURL: databaseURL)
         defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
         let cpuBefore = try Self.cpuSeconds(service.processIdentifier)
         try await Task.sleep(until: stoppedAt + .seconds(120))
