@@ -27,14 +27,32 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO=sudo
 fi
 
+# The Debian packages among the arguments that are not installed, in the array `missing`.
+find_missing() {
+  missing=()
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+}
+
+# Installs those of PACKAGES that are missing, for WHAT; false when none was.
+install_missing() { # WHAT PACKAGES...
+  local what=$1
+  shift
+  find_missing "$@"
+  [ ${#missing[@]} -gt 0 ] || return 1
+  say "installing Debian packages for $what: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+    || die "could not install ${missing[*]}"
+}
+
 # 1. Debian packages.
 packages=(build-essential pkg-config ca-certificates
   libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev libpq-dev)
 [ $BUILD_ONLY -eq 1 ] || packages+=(postgresql python3 python3-pip python3-venv python3-yaml python3-jsonschema time)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+find_missing "${packages[@]}"
 apt_updated=0
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
@@ -138,10 +156,7 @@ fi
 # 6. Prometheus and two exporters for the collector's tests and demo (scripts/prometheus.sh starts them on loopback
 #    ports with their own configuration; the packages' own services are not started).
 prometheus_packages=(prometheus prometheus-node-exporter prometheus-postgres-exporter curl)
-missing=()
-for p in "${prometheus_packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+find_missing "${prometheus_packages[@]}"
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing Debian packages: ${missing[*]}"
   policy=""
@@ -162,15 +177,7 @@ fi
 #    (the running API against docs/openapi.yaml) and PyJWT for the load script's test token, into the same venv.
 API_PACKAGES=(chromium fonts-dejavu-core wrk curl)
 API_TOOLS=(schemathesis==4.32.5 "PyJWT[crypto]==2.15.1")
-missing=()
-for p in "${API_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages for the usage API tests: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing "the usage API tests" "${API_PACKAGES[@]}" || say "chromium, wrk and curl present"
 if [ -x "$TOOLS_DIR/venv/bin/schemathesis" ] && "$TOOLS_DIR/venv/bin/python" -c "import jwt, cryptography" 2>/dev/null; then
   say "usage API test tools present in $TOOLS_DIR/venv"
 else
@@ -183,17 +190,8 @@ fi
 #    the image's Debian base from Debian's packages, buildah builds the Dockerfile on it, podman runs the image (with
 #    runc: crun refuses hosts with both cgroup v1 and v2 controllers), skopeo reads and publishes its OCI archive.
 IMAGE_PACKAGES=(mmdebstrap buildah podman runc skopeo)
-missing=()
-for p in "${IMAGE_PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages for the container image: ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-else
-  say "buildah $(buildah --version | awk '{print $3}'), podman, runc, skopeo and mmdebstrap present"
-fi
+install_missing "the container image" "${IMAGE_PACKAGES[@]}" \
+  || say "buildah $(buildah --version | awk '{print $3}'), podman, runc, skopeo and mmdebstrap present"
 
 command -v swift >/dev/null || die "no Swift toolchain on PATH: install Swift 6 (https://www.swift.org/install/linux/) first"
 say "ready"
