@@ -41,7 +41,8 @@ public final class KafkaConsumer {
         ])
         config["enable.auto.commit"] = "false"
         config["enable.auto.offset.store"] = "false"
-        let box = RebalanceBox(handler: rebalance)
+        let box = RebalanceBox(handler: rebalance, cooperative: Rebalancing.isCooperative(
+            strategy: config["partition.assignment.strategy"], groupProtocol: config["group.protocol"]))
         let client = try KafkaClientHandle(taking: try config.makeHandle(RD_KAFKA_CONSUMER, "consumer") { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceTrampoline)
@@ -287,6 +288,10 @@ public final class KafkaConsumer {
     fileprivate func handleRebalance(_ err: rd_kafka_resp_err_t,
                                      _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = TopicPartitionList.elements(of: list).map(\.tp)
+        if closed {
+            handleRebalanceWhileClosing(err, list, partitions)
+            return
+        }
         switch err {
         // The cooperative protocol also calls back with empty increments; the handler only hears of changes.
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
@@ -294,7 +299,7 @@ public final class KafkaConsumer {
             for (index, tp) in partitions.enumerated() {
                 if let start = starts[tp] { list.pointee.elems[index].offset = start }
             }
-            let failure = Rebalancing.take(handle, list)
+            let failure = Rebalancing.take(handle, list, cooperative: rebalanceBox.cooperative)
             // What librdkafka holds is the truth: a fatal error turns an assign into an unassign without an error.
             let taken = currentAssignment() ?? (failure == nil ? assignment.union(partitions) : assignment)
             assignment = taken
@@ -311,7 +316,7 @@ public final class KafkaConsumer {
         case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
             let lost = rd_kafka_assignment_lost(handle) != 0
             if !partitions.isEmpty { _ = rebalanceBox.handler(lost ? .lost(partitions) : .revoked(partitions), self) }
-            if let failure = Rebalancing.release(handle, list) { logger.error("unassign failed: \(failure)") }
+            if let failure = Rebalancing.release(handle, list, cooperative: rebalanceBox.cooperative) { logger.error("unassign failed: \(failure)") }
             assignment = currentAssignment() ?? assignment.subtracting(partitions)
             if !partitions.isEmpty {
                 logger.info("partitions revoked", metadata: ["partitions": "\(partitions)", "lost": "\(lost)"])
@@ -322,17 +327,45 @@ public final class KafkaConsumer {
             let held = Array(assignment)
             if !held.isEmpty { _ = rebalanceBox.handler(.lost(held), self) }
             let all = TopicPartitionList(held)
-            if let failure = all.withList({ Rebalancing.release(handle, $0) }) { logger.error("unassign failed: \(failure)") }
+            if let failure = all.withList({ Rebalancing.release(handle, $0, cooperative: rebalanceBox.cooperative) }) { logger.error("unassign failed: \(failure)") }
             assignment = currentAssignment() ?? []
         }
+    }
+}
+
+extension KafkaConsumer {
+    /// A rebalance that `rd_kafka_consumer_close` hands over: what was queued when the close began, and the final
+    /// revoke. librdkafka turns an assign into an unassign by then, and once the unassign is done the group may have
+    /// terminated, after which any call that asks the group (`rd_kafka_assignment`) waits forever; a stop hung there
+    /// (the PostgreSQL sink's consumer, closing right after its group settled). So nothing is asked of the group and
+    /// nothing is handed out: partitions still held are revoked, then released.
+    fileprivate func handleRebalanceWhileClosing(_ err: rd_kafka_resp_err_t,
+                                                 _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+                                                 _ partitions: [KafkaTopicPartition]) {
+        let gone = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? partitions.filter(assignment.contains) : Array(assignment)
+        if !gone.isEmpty {
+            let lost = rd_kafka_assignment_lost(handle) != 0
+            _ = rebalanceBox.handler(lost ? .lost(gone) : .revoked(gone), self)
+            logger.info("partitions revoked", metadata: ["partitions": "\(gone)", "lost": "\(lost)"])
+        }
+        let failure = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
+            ? Rebalancing.take(handle, list, cooperative: rebalanceBox.cooperative)
+            : Rebalancing.release(handle, list, cooperative: rebalanceBox.cooperative)
+        if let failure { logger.debug("closing consumer: rebalance call refused: \(failure)") }
+        assignment = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? assignment.subtracting(partitions) : []
     }
 }
 
 /// Carries the Swift rebalance handler through librdkafka's opaque pointer.
 private final class RebalanceBox {
     let handler: KafkaRebalanceHandler
+    /// Whether the group rebalances cooperatively (see `Rebalancing`).
+    let cooperative: Bool
     weak var consumer: KafkaConsumer?
-    init(handler: @escaping KafkaRebalanceHandler) { self.handler = handler }
+    init(handler: @escaping KafkaRebalanceHandler, cooperative: Bool) {
+        self.handler = handler
+        self.cooperative = cooperative
+    }
 }
 
 private func rebalanceTrampoline(_ rk: OpaquePointer?, _ err: rd_kafka_resp_err_t,
@@ -342,7 +375,8 @@ private func rebalanceTrampoline(_ rk: OpaquePointer?, _ err: rd_kafka_resp_err_
     let box = Unmanaged<RebalanceBox>.fromOpaque(opaque).takeUnretainedValue()
     guard let consumer = box.consumer else {
         // The consumer is being destroyed (after closing): librdkafka treats any assign as an unassign now.
-        _ = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? Rebalancing.take(rk, list) : Rebalancing.release(rk, list)
+        _ = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? Rebalancing.take(rk, list, cooperative: box.cooperative)
+            : Rebalancing.release(rk, list, cooperative: box.cooperative)
         return
     }
     consumer.handleRebalance(err, list)

@@ -27,16 +27,21 @@ public typealias KafkaRebalanceHandler = (KafkaRebalance, KafkaConsumer) -> [Kaf
 
 /// The assign and unassign calls of the group's rebalance protocol: EAGER replaces the whole assignment, COOPERATIVE
 /// (`partition.assignment.strategy=cooperative-sticky`) adds and removes the partitions of each rebalance.
+///
+/// The protocol is read from the configuration, not asked of librdkafka (`rd_kafka_rebalance_protocol`): that call
+/// waits on the group's queue, which nobody serves once a closing consumer's group has terminated, so asked from a
+/// rebalance handler inside `rd_kafka_consumer_close` it can wait forever (librdkafka issue 4041). librdkafka refuses
+/// a strategy list that mixes the two protocols, so the configuration decides it.
 enum Rebalancing {
-    /// Whether the group runs the cooperative protocol. (librdkafka answers NULL when it cannot say; the eager calls
-    /// made then fail with a state error if the group is cooperative after all, and that failure is reported.)
-    static func isCooperative(_ handle: OpaquePointer) -> Bool {
-        rd_kafka_rebalance_protocol(handle).map { String(cString: $0) } == "COOPERATIVE"
+    /// Whether a consumer with this `partition.assignment.strategy` (and `group.protocol`) rebalances cooperatively.
+    static func isCooperative(strategy: String?, groupProtocol: String?) -> Bool {
+        groupProtocol == "consumer" || (strategy ?? "").contains("cooperative-sticky")
     }
 
     /// Takes the partitions of an assign rebalance.
-    static func take(_ handle: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> KafkaError? {
-        if isCooperative(handle) {
+    static func take(_ handle: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+                     cooperative: Bool) -> KafkaError? {
+        if cooperative {
             return rd_kafka_incremental_assign(handle, list).map { KafkaError(consuming: $0, context: "incremental assign") }
         }
         let err = rd_kafka_assign(handle, list)
@@ -44,8 +49,9 @@ enum Rebalancing {
     }
 
     /// Gives up the partitions of a revoke rebalance (EAGER: all of them).
-    static func release(_ handle: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> KafkaError? {
-        if isCooperative(handle) {
+    static func release(_ handle: OpaquePointer, _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
+                        cooperative: Bool) -> KafkaError? {
+        if cooperative {
             return rd_kafka_incremental_unassign(handle, list).map { KafkaError(consuming: $0, context: "incremental unassign") }
         }
         let err = rd_kafka_assign(handle, nil)

@@ -101,6 +101,44 @@ struct KafkaRebalanceTests {
         }
     }
 
+    @Test("close with an assignment waiting in the queue returns at once, leaves nothing assigned and hands out nothing",
+          arguments: ["range,roundrobin", "cooperative-sticky"])
+    func closeWithPendingAssignment(strategy: String) async throws {
+        try await TestServices.blocking {
+            let topic = try Self.createTopic(partitions: 4)
+            let group = TestServices.unique("it-close-pending")
+            let (firstLog, secondLog) = (EventLog(), EventLog())
+            let first = try Self.consumer(group: group, strategy: strategy, log: firstLog)
+            try first.subscribe([topic])
+            try Self.poll([first]) { first.assignment.count == 4 }
+
+            // A second member joins: the first gives its partitions up (all of them, or the two that move), and once
+            // the group has settled its new assignment waits in its queue, unpolled, when it closes. Inside
+            // rd_kafka_consumer_close librdkafka calls the rebalance handler with that assignment; a call back into
+            // the group from there (rd_kafka_assignment) waited forever once the group had terminated.
+            let second = try Self.consumer(group: group, strategy: strategy, log: secondLog)
+            defer { second.close() }
+            try second.subscribe([topic])
+            try Self.poll([first, second]) { firstLog.events.count >= 2 }
+            try Self.poll([second]) { second.assignment.count == 2 }
+            Thread.sleep(forTimeInterval: 1)
+            let before = firstLog.events
+            let closed = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) let closingConsumer = first  // used by the closing thread only, while this one waits
+            let closing = Thread { closingConsumer.close(); closed.signal() }
+            closing.start()
+            // A liveness bound, not a timing: a close that has not returned after a minute never will.
+            guard closed.wait(timeout: .now() + 60) == .success else {
+                _ = Unmanaged.passRetained(first)  // hung inside librdkafka: never destroy it under the hung thread
+                Issue.record("close did not return within 60 s (\(strategy)); handler saw \(firstLog.events)")
+                return
+            }
+            #expect(first.assignment.isEmpty, "the closed consumer believes it owns \(first.assignment)")
+            #expect(!firstLog.events.dropFirst(before.count).contains { $0.hasPrefix("assigned") },
+                    "a closing consumer handed out partitions: \(firstLog.events)")
+        }
+    }
+
     /// Polls `consumers` in turn until `done` holds (60 s at most).
     static func poll(_ consumers: [KafkaConsumer], until done: () -> Bool) throws {
         let clock = ContinuousClock()
