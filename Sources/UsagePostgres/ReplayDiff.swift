@@ -28,23 +28,25 @@ extension ReplayStore {
     /// them). Idempotent: a rerun (after an interruption) replaces what an earlier run wrote for the revision.
     public func diff(revision: Int64, from: Timestamp, to: Timestamp, tenant: String?) throws(TotalsStoreError) -> ReplayDiff {
         let revisions = totals.revisionsTable
-        let parameters: [PostgresValue] = [.text(String(revision)), .text(from.rfc3339), .text(to.rfc3339),
-                                           tenant.map(PostgresValue.text) ?? .null]
+        let range: [PostgresValue] = [.text(from.rfc3339), .text(to.rfc3339), tenant.map(PostgresValue.text) ?? .null]
         let key = "tenant, instance, component, metric, window_start"
         // The parts of the current figures in the range: per key and window, the highest published revision's.
+        // Computed once into a temporary table (both the comparison and the retractions read it), with the published
+        // revisions as an uncorrelated list (a correlated EXISTS per row of the revisions table took half the diff).
         let currentParts = """
+            CREATE TEMP TABLE replay_current ON COMMIT DROP AS
             SELECT * FROM (
                 SELECT r.*, max(r.revision) OVER (PARTITION BY \(key)) AS current_revision
                 FROM \(revisions) r
-                WHERE (r.revision = 0 OR EXISTS (
-                           SELECT 1 FROM \(table)_replays p WHERE p.revision = r.revision AND p.published_at IS NOT NULL))
-                  AND r.window_start >= $2::timestamptz AND r.window_start < $3::timestamptz
-                  AND ($4::text IS NULL OR r.tenant = $4::text)
+                WHERE r.revision IN (SELECT 0 UNION ALL SELECT p.revision FROM \(table)_replays p WHERE p.published_at IS NOT NULL)
+                  AND r.window_start >= $1::timestamptz AND r.window_start < $2::timestamptz
+                  AND ($3::text IS NULL OR r.tenant = $3::text)
             ) AS published WHERE revision = current_revision AND status <> 'retracted'
             """
         do {
             return try db.transaction { db throws(PostgresError) in
                 try db.query("DELETE FROM \(revisions) WHERE revision = $1", [.text(String(revision))])
+                try db.query(currentParts, range)
                 try db.query("""
                     CREATE TEMP TABLE replay_figures ON COMMIT DROP AS
                     WITH new AS (
@@ -56,14 +58,14 @@ extension ReplayStore {
                         SELECT \(key), unit, sum(quantity) AS quantity, sum(event_count) AS event_count,
                                min(window_end) AS window_end, min(host_provider) AS host_provider,
                                bool_and(status = 'final') AS final
-                        FROM (\(currentParts)) AS current GROUP BY \(key), unit)
+                        FROM replay_current GROUP BY \(key), unit)
                     SELECT \(key), unit, o.quantity AS old_quantity, o.event_count AS old_count, o.final AS old_final,
                            n.quantity AS new_quantity, n.event_count AS new_count,
                            coalesce(n.window_end, o.window_end) AS window_end,
                            coalesce(n.host_provider, o.host_provider) AS host_provider,
                            (n.quantity IS DISTINCT FROM o.quantity OR n.event_count IS DISTINCT FROM o.event_count) AS changed
                     FROM new n FULL JOIN old o USING (\(key), unit)
-                    """, parameters)
+                    """, [.text(String(revision))])
                 try db.query("""
                     CREATE TEMP TABLE replay_changed ON COMMIT DROP AS
                     SELECT DISTINCT \(key) FROM replay_figures WHERE changed
@@ -82,14 +84,14 @@ extension ReplayStore {
                                               last_offset, host_provider, revision)
                     SELECT p.tenant, p.instance, p.component, p.metric, p.window_start, p.window_end, 0, p.unit, 0,
                            'retracted', p.source_partition, p.last_offset, p.host_provider, $1::bigint
-                    FROM (\(currentParts)) AS p JOIN replay_changed c USING (\(key))
+                    FROM replay_current p JOIN replay_changed c USING (\(key))
                     WHERE NOT EXISTS (
                         SELECT 1 FROM \(table)_replay_staging s
                         WHERE s.revision = $1 AND s.tenant = p.tenant AND s.instance = p.instance
                           AND s.component = p.component AND s.metric = p.metric AND s.window_start = p.window_start
                           AND s.source_partition = p.source_partition)
                     RETURNING 1
-                    """, parameters).count
+                    """, [.text(String(revision))]).count
                 let unchanged = try db.query("SELECT count(*) FROM replay_figures WHERE NOT changed")
                 let rows = try db.query("""
                     SELECT tenant, instance, component, metric,

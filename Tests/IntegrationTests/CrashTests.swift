@@ -263,7 +263,9 @@ struct CrashTests {
         #expect(accountedWhileDown < .seconds(20), "the accounting did not wait for the database")
         #expect(expected.differences(from: kafkaWhileDown) == [])
         #expect(expected.differences(from: kafka) == [])
-        #expect(expected.differences(from: postgres) == [])
+        let missing = expected.differences(from: postgres)
+        let explanation = missing.isEmpty ? "" : try await world.explain(missing, databaseURL: String(databaseURL))
+        #expect(missing == [], "\(explanation)\n\(Self.logTail(world.id))")
         #expect(service.terminationStatus == 0, "clean exit after SIGTERM")
     }
 

@@ -94,6 +94,37 @@ struct World {
         return (inKafka.count, inPostgres.count)
     }
 
+    /// For a comparison that failed: every version of the differing totals (`differences` lines start with
+    /// tenant/instance/component/metric) on the totals topic, aborted ones included (read_uncommitted), and every
+    /// row of theirs in PostgreSQL's revisions table, one line each: where a total was lost or refused shows there.
+    func explain(_ differences: [String], databaseURL: String? = nil) async throws -> String {
+        let keys = Set(differences.compactMap { $0.split(separator: " ").first.map(String.init) })
+        guard !keys.isEmpty else { return "" }
+        var uncommitted = try TestServices.kafka
+        uncommitted["isolation.level"] = "read_uncommitted"
+        let kafka = uncommitted
+        let url = try databaseURL ?? TestServices.databaseURL
+        let (topic, revisions) = (totalsTopic, table + "_revisions")
+        return try await TestServices.blocking {
+            func name(_ key: UsageKey) -> String { "\(key.tenant)/\(key.instance)/\(key.component)/\(key.metric)" }
+            var lines: [String] = []
+            try KafkaTopicReader.readAll(kafka, topic: topic, logger: TestServices.logger) { record in
+                guard let value = record.value, case .success(let total) = UsageTotalCodec.decode(Array(value)),
+                      keys.contains(name(total.key)) else { return }
+                lines.append("kafka \(record.partition)@\(record.offset): \(name(total.key)) \(total.windowStart.rfc3339) part \(total.sourcePartition) last_offset \(total.lastOffset) \(total.status.rawValue) \(total.eventCount) events \(total.quantity)")
+            }
+            let rows = try PostgresConnection(url: url).query("""
+                SELECT tenant || '/' || instance || '/' || component || '/' || metric, window_start::text, source_partition,
+                       last_offset::text, status, event_count::text, quantity::text, revision::text, updated_at::text
+                FROM \(revisions) ORDER BY 1, 2, 3
+                """)
+            for row in rows where keys.contains(row[0] ?? "") {
+                lines.append("postgres: " + (0..<9).map { row[$0] ?? "null" }.joined(separator: " "))
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+
     /// The current totals on the totals topic.
     func kafkaTotals() async throws -> [UsageTotal] {
         let kafka = try TestServices.kafka

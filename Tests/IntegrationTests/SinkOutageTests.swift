@@ -69,7 +69,9 @@ extension CrashTests {
         #expect(!logDuringOutage.contains("partitions lost"), "no member fell out of its group during the outage")
         #expect(cpuDuringOutage < 40, "waiting for the database must not burn a core (\(cpuDuringOutage) CPU-s in 100 s, both replicas)")
         #expect(expected.differences(from: kafka) == [])
-        #expect(expected.differences(from: postgres) == [])
+        let missing = expected.differences(from: postgres)
+        let explanation = missing.isEmpty ? "" : try await world.explain(missing, databaseURL: databaseURL)
+        #expect(missing == [], "\(explanation)")
         for (process, name) in [(service, world.id), (second, "\(world.id)-b")] {
             #expect(process.terminationStatus == 0, "exit status \(process.terminationStatus) after SIGTERM; the log ends:\n\(Self.logTail(name))")
         }
