@@ -42,7 +42,8 @@ public final class KafkaConsumer {
         config["enable.auto.commit"] = "false"
         config["enable.auto.offset.store"] = "false"
         let box = RebalanceBox(handler: rebalance, cooperative: Rebalancing.isCooperative(
-            strategy: config["partition.assignment.strategy"], groupProtocol: config["group.protocol"]))
+            strategy: config["partition.assignment.strategy"], groupProtocol: config["group.protocol"],
+            remoteAssignor: config["group.remote.assignor"]))
         let client = try KafkaClientHandle(taking: try config.makeHandle(RD_KAFKA_CONSUMER, "consumer") { conf in
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(box).toOpaque())
             rd_kafka_conf_set_rebalance_cb(conf, rebalanceTrampoline)
@@ -289,7 +290,7 @@ public final class KafkaConsumer {
                                      _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
         let partitions = TopicPartitionList.elements(of: list).map(\.tp)
         if closed {
-            handleRebalanceWhileClosing(err, list, partitions)
+            handleRebalanceWhileClosing(err, list)
             return
         }
         switch err {
@@ -335,24 +336,25 @@ public final class KafkaConsumer {
 
 extension KafkaConsumer {
     /// A rebalance that `rd_kafka_consumer_close` hands over: what was queued when the close began, and the final
-    /// revoke. librdkafka turns an assign into an unassign by then, and once the unassign is done the group may have
-    /// terminated, after which any call that asks the group (`rd_kafka_assignment`) waits forever; a stop hung there
-    /// (the PostgreSQL sink's consumer, closing right after its group settled). So nothing is asked of the group and
-    /// nothing is handed out: partitions still held are revoked, then released.
+    /// revoke. librdkafka turns any assign or incremental change into a full unassign by then, and once that is done
+    /// the group may have terminated, after which any call that asks the group (`rd_kafka_assignment`, and the
+    /// handlers' `rd_kafka_consumer_group_metadata`) waits forever; a stop hung there (the PostgreSQL sink's
+    /// consumer, closing right after its group settled). So nothing is asked of the group and nothing is handed out:
+    /// at the first such call every partition still held is revoked (the handler runs before the unassign, while
+    /// the group still serves requests), then librdkafka's call is made.
     fileprivate func handleRebalanceWhileClosing(_ err: rd_kafka_resp_err_t,
-                                                 _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>,
-                                                 _ partitions: [KafkaTopicPartition]) {
-        let gone = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? partitions.filter(assignment.contains) : Array(assignment)
+                                                 _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        let gone = Array(assignment)
         if !gone.isEmpty {
             let lost = rd_kafka_assignment_lost(handle) != 0
             _ = rebalanceBox.handler(lost ? .lost(gone) : .revoked(gone), self)
             logger.info("partitions revoked", metadata: ["partitions": "\(gone)", "lost": "\(lost)"])
         }
+        assignment = []
         let failure = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS
             ? Rebalancing.take(handle, list, cooperative: rebalanceBox.cooperative)
             : Rebalancing.release(handle, list, cooperative: rebalanceBox.cooperative)
         if let failure { logger.debug("closing consumer: rebalance call refused: \(failure)") }
-        assignment = err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS ? assignment.subtracting(partitions) : []
     }
 }
 

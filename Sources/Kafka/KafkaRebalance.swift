@@ -33,9 +33,14 @@ public typealias KafkaRebalanceHandler = (KafkaRebalance, KafkaConsumer) -> [Kaf
 /// rebalance handler inside `rd_kafka_consumer_close` it can wait forever (librdkafka issue 4041). librdkafka refuses
 /// a strategy list that mixes the two protocols, so the configuration decides it.
 enum Rebalancing {
-    /// Whether a consumer with this `partition.assignment.strategy` (and `group.protocol`) rebalances cooperatively.
-    static func isCooperative(strategy: String?, groupProtocol: String?) -> Bool {
-        groupProtocol == "consumer" || (strategy ?? "").contains("cooperative-sticky")
+    /// Whether a consumer with these settings rebalances cooperatively, as librdkafka 2.8 decides it: the classic
+    /// protocol when the strategy list is cooperative-sticky (the default list, `range,roundrobin`, is eager); the
+    /// KIP-848 protocol (`group.protocol=consumer`) when the broker assigns (`group.remote.assignor`) or no strategy is
+    /// listed.
+    static func isCooperative(strategy: String?, groupProtocol: String?, remoteAssignor: String?) -> Bool {
+        let strategy = strategy ?? "range,roundrobin"
+        if strategy.contains("cooperative-sticky") { return true }
+        return groupProtocol == "consumer" && (remoteAssignor != nil || strategy.isEmpty)
     }
 
     /// Takes the partitions of an assign rebalance.

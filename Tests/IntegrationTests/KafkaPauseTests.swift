@@ -8,7 +8,7 @@ struct KafkaPauseTests {
     @Test("pausing and resuming at any moment (also before a partition delivered anything) neither skips nor repeats a record")
     func pauseAndResumeKeepThePosition() async throws {
         try await TestServices.blocking {
-            let count = 6_000
+            let count = 2_000
             let topic = try KafkaRebalanceTests.createTopic(partitions: 3)
             let producer = try KafkaProducer(configuration: try TestServices.kafka, logger: TestServices.logger)
             for index in 0..<count {
@@ -22,24 +22,26 @@ struct KafkaPauseTests {
             config["isolation.level"] = "read_committed"
             config["max.partition.fetch.bytes"] = "10485760"
             config["queued.min.messages"] = "1000000"
-            let consumer = try KafkaConsumer(configuration: config, logger: TestServices.logger) { _, _ in [:] }
+            // Small batches: many polls, so that pauses fall between deliveries of one fetch.
+            let consumer = try KafkaConsumer(configuration: config, logger: TestServices.logger, maxBatch: 50) { _, _ in [:] }
             defer { consumer.close() }
             try consumer.subscribe([topic])
 
             var next: [Int32: Int64] = [:]
             var problems: [String] = []
             var (read, pauses, paused) = (0, 0, false)
+            var lastRecordAt: ContinuousClock.Instant?
             let clock = ContinuousClock()
             let deadline = clock.now + .seconds(120)
             while read < count && clock.now < deadline && problems.count < 20 {
-                // Toggled about every third poll: right after the assignment, with records fetched but not delivered,
+                // Toggled about every sixth poll: right after the assignment, with records fetched but not delivered,
                 // and between deliveries.
-                if !consumer.assignment.isEmpty && !paused && Int.random(in: 0..<5) == 0 {
+                if !consumer.assignment.isEmpty && !paused && Int.random(in: 0..<10) == 0 {
                     // Paused and resumed at once, as the sink does when a full batch is written at the first try.
                     pauses += 1
                     try consumer.pause(Array(consumer.assignment))
                     try consumer.resume(Array(consumer.assignment))
-                } else if !consumer.assignment.isEmpty && Int.random(in: 0..<3) == 0 {
+                } else if !consumer.assignment.isEmpty && Int.random(in: 0..<6) == 0 {
                     paused.toggle()
                     if paused {
                         pauses += 1
@@ -55,11 +57,12 @@ struct KafkaPauseTests {
                     }
                     next[record.partition] = record.offset + 1
                     read += 1
+                    lastRecordAt = clock.now
                 }
             }
             #expect(pauses > 10, "the test paused only \(pauses) times")
             #expect(problems == [])
-            #expect(read == count, "read \(read) of \(count) records")
+            #expect(read == count, "read \(read) of \(count) records; next offsets \(next.sorted { $0.key < $1.key }), \(pauses) pauses, paused at the end: \(paused), \(lastRecordAt.map { "last record \(clock.now - $0) before the end" } ?? "no record")")
         }
     }
 }
