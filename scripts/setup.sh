@@ -52,14 +52,8 @@ install_missing() { # WHAT PACKAGES...
 packages=(build-essential pkg-config ca-certificates
   libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev libpq-dev)
 [ $BUILD_ONLY -eq 1 ] || packages+=(postgresql python3 python3-pip python3-venv python3-yaml python3-jsonschema time)
-find_missing "${packages[@]}"
 apt_updated=0
-if [ ${#missing[@]} -gt 0 ]; then
-  say "installing Debian packages: ${missing[*]}"
-  $SUDO apt-get update -qq
-  apt_updated=1
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+install_missing "the build and the tests" "${packages[@]}" && apt_updated=1
 
 # 2. librdkafka >= MIN_RDKAFKA (Debian 12 ships 2.0.2, which cannot talk to current brokers' ApiVersions v3).
 if pkg-config --atleast-version="$MIN_RDKAFKA" rdkafka 2>/dev/null; then

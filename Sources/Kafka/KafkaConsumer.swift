@@ -288,11 +288,11 @@ public final class KafkaConsumer {
 
     fileprivate func handleRebalance(_ err: rd_kafka_resp_err_t,
                                      _ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
-        let partitions = TopicPartitionList.elements(of: list).map(\.tp)
         if closed {
             handleRebalanceWhileClosing(err, list)
             return
         }
+        let partitions = TopicPartitionList.elements(of: list).map(\.tp)
         switch err {
         // The cooperative protocol also calls back with empty increments; the handler only hears of changes.
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
