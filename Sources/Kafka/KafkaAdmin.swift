@@ -98,6 +98,52 @@ public final class KafkaAdmin {
         }
     }
 
+    /// The log end offsets (high watermarks: the offset after the last record written, committed or not) of
+    /// `partitions`, asked of their leaders now (ListOffsets, `read_uncommitted`). Asked after a transaction was
+    /// committed, every record of it lies below them (its commit marker may not yet, in Kafka the markers are
+    /// written after the commit returns), so a reader that has read up to them has seen the transaction.
+    public func endOffsets(of partitions: [KafkaTopicPartition],
+                           timeoutMilliseconds: Int32 = 30_000) throws(KafkaError) -> [KafkaTopicPartition: Int64] {
+        guard !partitions.isEmpty else { return [:] }
+        let list = TopicPartitionList(capacity: partitions.count)
+        for tp in partitions { list.add(tp, offset: Int64(RD_KAFKA_OFFSET_SPEC_LATEST.rawValue)) }
+        guard let queue = rd_kafka_queue_new(handle) else {
+            throw KafkaError(.operation, "ListOffsets: librdkafka could not create a result queue (out of memory?)")
+        }
+        defer { rd_kafka_queue_destroy(queue) }
+        guard let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_LISTOFFSETS) else {
+            throw KafkaError(.operation, "ListOffsets: librdkafka could not create the request options")
+        }
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        list.withList { rd_kafka_ListOffsets(handle, $0, options, queue) }
+        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds) else {
+            client.drain()
+            throw KafkaError(.timeout, "ListOffsets got no answer within \(timeoutMilliseconds) ms; is the broker reachable?")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        client.drain()
+        let err = rd_kafka_event_error(event)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "ListOffsets") }
+        var count = 0
+        guard let result = rd_kafka_event_ListOffsets_result(event),
+              let infos = rd_kafka_ListOffsets_result_infos(result, &count) else {
+            throw KafkaError(.operation, "ListOffsets: the answer holds no result")
+        }
+        var ends: [KafkaTopicPartition: Int64] = [:]
+        for index in 0..<count {
+            guard let info = infos[index], let element = rd_kafka_ListOffsetsResultInfo_topic_partition(info) else { continue }
+            let tp = KafkaTopicPartition(topic: string(element.pointee.topic), partition: element.pointee.partition)
+            guard element.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.operation, element.pointee.err, context: "ListOffsets of \(tp)")
+            }
+            ends[tp] = element.pointee.offset
+        }
+        guard ends.count == Set(partitions).count else {
+            throw KafkaError(.operation, "ListOffsets: the answer lacks partitions of \(Set(partitions).subtracting(ends.keys).sorted { "\($0)" < "\($1)" })")
+        }
+        return ends
+    }
+
     /// The topics the cluster knows, with their partition counts.
     public func topics(timeoutMilliseconds: Int32 = 10_000) throws(KafkaError) -> [String: Int32] {
         var metadata: UnsafePointer<rd_kafka_metadata>?

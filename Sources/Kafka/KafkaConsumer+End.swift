@@ -16,4 +16,16 @@ extension KafkaConsumer {
             return position >= high
         }
     }
+
+    /// Whether every partition in `ends` has been read up to its offset there: the consumer's position (which moves
+    /// past aborted records and transaction markers too) or the last end it reported (`enable.partition.eof=true`)
+    /// reached it. With offsets asked of the broker after a transaction was committed (`KafkaAdmin.endOffsets`), true
+    /// means every record of that transaction was delivered, whenever fetch responses arrive; `hasReachedEnd` cannot
+    /// promise that for records written after its last fetch response.
+    public func hasRead(upTo ends: [KafkaTopicPartition: Int64]) -> Bool {
+        let positions = positions(Array(ends.keys))
+        return ends.allSatisfy { tp, end in
+            max(positions[tp] ?? -1, lastEndOffsets[tp] ?? -1) >= end
+        }
+    }
 }

@@ -23,6 +23,8 @@ public final class KafkaConsumer {
     /// For a `read_committed` consumer the end is the last stable offset, so an open (or dangling) transaction of
     /// another producer does not keep a reader from finishing.
     public private(set) var reachedEnd: Set<KafkaTopicPartition> = []
+    /// With `enable.partition.eof=true`: per partition, the offset of the last end reported (kept when records follow).
+    public private(set) var lastEndOffsets: [KafkaTopicPartition: Int64] = [:]
     private let tracksEnds: Bool
 
     /// The `rd_kafka_t` handle.
@@ -134,7 +136,11 @@ public final class KafkaConsumer {
                 if tracksEnds && !reachedEnd.isEmpty { reachedEnd.remove(Self.topicPartition(of: message)) }
                 try body(KafkaRecord(message))
             } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
-                if tracksEnds { reachedEnd.insert(Self.topicPartition(of: message)) }
+                if tracksEnds {
+                    let tp = Self.topicPartition(of: message)
+                    reachedEnd.insert(tp)
+                    lastEndOffsets[tp] = message.pointee.offset
+                }
             } else if err == RD_KAFKA_RESP_ERR__FATAL {
                 throw fatalConsumerError() ?? KafkaError(.fatal, "fatal consumer error; the consumer must be recreated (restart the service)")
             } else {

@@ -68,7 +68,7 @@ public final class InstanceRegistryFollower: Sendable {
             _ = try consumer.poll(timeoutMilliseconds: 200) { record in
                 try onRecord(record, apply(record, to: &fresh))
             }
-            if let caughtUp = fresh, Self.atEnd(consumer, partitions) {
+            if let caughtUp = fresh, consumer.hasReachedEnd(of: partitions) {
                 fresh = nil
                 state.withLock {
                     $0.registry = caughtUp
@@ -138,18 +138,6 @@ public final class InstanceRegistryFollower: Sendable {
             logger.info("instance deleted", metadata: ["instance": "\(instance.id)", "tenant": "\(instance.tenant)"])
         case .unchanged:
             break
-        }
-    }
-
-    /// Every partition read to its end: reported by the consumer, or judged from the fetch watermarks (an empty
-    /// partition has no position until a record arrives).
-    private static func atEnd(_ consumer: KafkaConsumer, _ partitions: [KafkaTopicPartition]) -> Bool {
-        let positions = consumer.positions(partitions)
-        return partitions.allSatisfy { tp in
-            if consumer.reachedEnd.contains(tp) { return true }
-            guard let (low, high) = consumer.cachedWatermarks(tp) else { return false }
-            let position = positions[tp].flatMap { $0 >= 0 ? $0 : nil } ?? low
-            return position >= high
         }
     }
 }

@@ -53,12 +53,15 @@ final class PostgresSinkLoop {
             consumer.close()
             pipeline.counters.publish(delta)
         }
+        var admin: KafkaAdmin?
+        var partitions: [KafkaTopicPartition] = []
         if stopWhenCaughtUp {
             readsOutsideGroup = true
             try configuration.createOutputTopics(logger: logger)
-            let admin = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
-            let count = try admin.topics()[configuration.totalsTopic] ?? 0
-            let partitions = (0..<count).map { KafkaTopicPartition(topic: configuration.totalsTopic, partition: $0) }
+            let client = try KafkaAdmin(configuration: configuration.kafka, logger: logger)
+            admin = client
+            let count = try client.topics()[configuration.totalsTopic] ?? 0
+            partitions = (0..<count).map { KafkaTopicPartition(topic: configuration.totalsTopic, partition: $0) }
             var starts: [KafkaTopicPartition: Int64] = [:]
             for entry in try consumer.committed(partitions) { starts[entry.topicPartition] = entry.offset >= 0 ? entry.offset : KafkaOffset.beginning }
             try consumer.assign(starts)
@@ -67,7 +70,7 @@ final class PostgresSinkLoop {
         }
         let clock = ContinuousClock()
         var stopDeadline: ContinuousClock.Instant?
-        var finishedAt: ContinuousClock.Instant?
+        var ends: [KafkaTopicPartition: Int64]?
         while true {
             if pipeline.shouldStop {
                 // A graceful stop first copies what the accounting loop committed last (bounded; not while failing).
@@ -94,13 +97,13 @@ final class PostgresSinkLoop {
             let milliseconds = step.pollTimeout.components.seconds * 1000 + step.pollTimeout.components.attoseconds / 1_000_000_000_000_000
             try consumer.poll(timeoutMilliseconds: Int32(milliseconds)) { record in read(record) }
             publishLag(consumer)
-            if stopWhenCaughtUp, accountingFinished() {
-                // The end offsets come from fetch responses, which a caught-up consumer gets at least every
-                // fetch.wait.max.ms (500 ms): after a second they include the accounting loop's last transaction.
-                let finished = finishedAt ?? clock.now
-                finishedAt = finished
-                if clock.now - finished >= .seconds(1), state.pendingOffsets.isEmpty,
-                   consumer.hasReachedEnd(of: consumer.assignment) { break }
+            if let admin, accountingFinished() {
+                // Asked of the broker once, after the accounting loop committed its last transaction, so every total
+                // it wrote lies below them. (Ends seen in fetch responses may predate that transaction when the
+                // machine is busy: a sink that trusted them stopped before copying it.)
+                let targets = try ends ?? admin.endOffsets(of: partitions)
+                ends = targets
+                if state.pendingOffsets.isEmpty, consumer.hasRead(upTo: targets) { break }
             }
         }
     }

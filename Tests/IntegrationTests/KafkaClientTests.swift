@@ -118,3 +118,57 @@ extension KafkaClientTests {
         }
     }
 }
+
+extension KafkaClientTests {
+    @Test("a reader that has read up to the end offsets asked after a commit has every record of the transaction, while the ends of earlier fetch responses already said it was at the end")
+    func readUpToEndsAskedAfterCommit() async throws {
+        let kafka = try TestServices.kafka
+        let topic = TestServices.unique("it.ends")
+        let result = try await TestServices.blocking {
+            let admin = try KafkaAdmin(configuration: kafka, logger: TestServices.logger)
+            try admin.createTopics([KafkaNewTopic(name: topic, partitions: 1)])
+            let tp = KafkaTopicPartition(topic: topic, partition: 0)
+            var producerConfig = kafka
+            producerConfig["transactional.id"] = TestServices.unique("it-ends")
+            let producer = try KafkaProducer(configuration: producerConfig, logger: TestServices.logger)
+            try producer.initTransactions()
+            func commit(_ values: [String]) throws {
+                try producer.beginTransaction()
+                for value in values { try producer.send(topic: topic, key: nil, value: Array(value.utf8)) }
+                try producer.commitTransaction()
+            }
+            var readConfig = kafka
+            readConfig["group.id"] = TestServices.unique("it-ends-reader")
+            readConfig["isolation.level"] = "read_committed"
+            readConfig["enable.partition.eof"] = "true"
+            let consumer = try KafkaConsumer(configuration: readConfig, logger: TestServices.logger) { _, _ in [:] }
+            defer { consumer.close() }
+            var seen: [String] = []
+            func read(until done: () -> Bool) throws {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !done() && ContinuousClock.now < deadline {
+                    try consumer.poll(timeoutMilliseconds: 100) { record in
+                        seen.append(record.value.map { String(decoding: $0, as: UTF8.self) } ?? "")
+                    }
+                }
+            }
+            try commit(["a", "b"])
+            try consumer.assign([tp: KafkaOffset.beginning])
+            try read { consumer.hasReachedEnd(of: [tp]) }
+            let before = seen
+            try commit(["c", "d", "e"])
+            // What the sink's old rule saw: no fetch response since the commit was handed over, so "at the end".
+            let staleSaysEnd = consumer.hasReachedEnd(of: [tp])
+            let ends = try admin.endOffsets(of: [tp])
+            let readBeforePolling = consumer.hasRead(upTo: ends)
+            try read { consumer.hasRead(upTo: ends) }
+            return (before, staleSaysEnd, ends[tp], readBeforePolling, consumer.hasRead(upTo: ends), seen)
+        }
+        #expect(result.0 == ["a", "b"])
+        #expect(result.1, "precondition: the end reported before the second commit still stands")
+        #expect((result.2 ?? 0) >= 5)
+        #expect(!result.3)
+        #expect(result.4)
+        #expect(result.5 == ["a", "b", "c", "d", "e"])
+    }
+}
