@@ -116,6 +116,7 @@ let package = Package(
         .executableTarget(name: "pipeline-throughput",
                           dependencies: ["UsageStandard", "UsageStages", "UsageTopology", "UsageSimulation", "MallocCounter"],
                           path: "benchmarks/pipeline-throughput"),
+        .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
         .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "UsageServiceTests", dependencies: ["UsageService", "UsageStages", "UsageStandard", "UsageTopology", "Kafka"]),
