@@ -95,7 +95,7 @@ final class PostgresSinkLoop {
             }
             if step.write { write(consumer, now: clock.now) }
             let milliseconds = step.pollTimeout.components.seconds * 1000 + step.pollTimeout.components.attoseconds / 1_000_000_000_000_000
-            try consumer.poll(timeoutMilliseconds: Int32(milliseconds)) { record in read(record) }
+            state.polled(records: try consumer.poll(timeoutMilliseconds: Int32(milliseconds)) { record in read(record) })
             publishLag(consumer)
             if let admin, accountingFinished() {
                 // Asked of the broker once, after the accounting loop committed its last transaction, so every total

@@ -18,7 +18,9 @@ struct SinkState {
         var pollTimeout: Duration
     }
 
-    /// Reading pauses once this many totals wait to be written.
+    /// Totals are written once this many wait, or as soon as a poll finds nothing more to read.
+    let writeBatch: Int
+    /// Reading pauses once this many totals wait to be written (they only pile up beyond `writeBatch` while writes fail).
     let maxBatch: Int
     /// The longest a poll waits.
     let idlePoll: Duration
@@ -27,6 +29,8 @@ struct SinkState {
     private(set) var pendingCount = 0
     private(set) var pendingOffsets: [KafkaTopicPartition: Int64] = [:]
     private(set) var paused = false
+    /// Whether the last poll returned records (so more may be waiting: keep reading into the batch).
+    private var moreWaiting = false
     /// Whether the last write failed.
     private(set) var failing = false
     private(set) var backoff: Duration
@@ -34,8 +38,9 @@ struct SinkState {
     private let firstBackoff: Duration
     private let maxBackoff: Duration
 
-    init(maxBatch: Int = 5_000, idlePoll: Duration = .milliseconds(100), firstBackoff: Duration = .milliseconds(500),
+    init(writeBatch: Int = 20_000, maxBatch: Int = 50_000, idlePoll: Duration = .milliseconds(100), firstBackoff: Duration = .milliseconds(500),
          maxBackoff: Duration = .seconds(10)) {
+        self.writeBatch = writeBatch
         self.maxBatch = maxBatch
         self.idlePoll = idlePoll
         self.firstBackoff = firstBackoff
@@ -51,6 +56,9 @@ struct SinkState {
         pendingCount += 1
     }
 
+    /// A poll returned `records` records (totals or not).
+    mutating func polled(records: Int) { moreWaiting = records > 0 }
+
     /// Partitions were revoked or lost: what was read from them is forgotten (their offsets were not committed, so
     /// the next owner reads it again).
     mutating func revoked(_ gone: [KafkaTopicPartition]) {
@@ -62,7 +70,10 @@ struct SinkState {
 
     /// What to do at `now`.
     mutating func next(now: ContinuousClock.Instant) -> Step {
-        let due = !pendingOffsets.isEmpty && nextAttempt.map { now >= $0 } ?? true
+        // Large batches cost PostgreSQL less per row; a poll that finds nothing more ends the batch, so a trickle
+        // is written at once.
+        let ready = pendingCount >= writeBatch || !moreWaiting
+        let due = !pendingOffsets.isEmpty && ready && nextAttempt.map { now >= $0 } ?? true
         // While writes fail, reading waits, but only while something waits to be written: a rebalance may take
         // the pending totals away (to another member), and a sink that stayed paused then would never read, never
         // write and never find out that the database is back.

@@ -5,7 +5,7 @@ import UsageSimulation
 import UsageStandard
 
 extension CrashTests {
-    @Test("PostgreSQL down 120 s while the sink catches up a backlog of more than a batch and a second replica joins: no member is evicted or spins, and both sinks are exact afterwards")
+    @Test("PostgreSQL down 120 s while the sink catches up a backlog of 12,050 totals and a second replica joins: no member is evicted or spins, and both sinks are exact afterwards")
     func sinkOutageLiveness() async throws {
         let world = World()
         let topic = world.topic("fleet")

@@ -27,6 +27,24 @@ struct SinkStateTests {
         #expect(state.pendingCount == 0 && state.pendingOffsets.isEmpty)
     }
 
+    @Test("while polls return records the batch grows, up to the write batch; a poll that finds nothing writes it")
+    func batching() {
+        var state = SinkState(writeBatch: 4)
+        state.read(totals, offset: 1, total: total(1))
+        state.polled(records: 1)
+        #expect(state.next(now: start) == SinkState.Step(pause: nil, write: false, pollTimeout: .zero), "more may wait: read on")
+        for offset in 2...4 as ClosedRange<Int64> { state.read(totals, offset: offset, total: total(offset)) }
+        state.polled(records: 3)
+        #expect(state.next(now: start).write, "a full batch is written even while more waits")
+        #expect(state.written() == [KafkaCommittedOffset(totals, offset: 5)])
+        state.read(totals, offset: 5, total: total(5))
+        state.polled(records: 1)
+        #expect(!state.next(now: start).write)
+        state.polled(records: 0)
+        #expect(state.next(now: start).write, "nothing more to read: the trickle is written at once")
+        #expect(state.batch.count == 1)
+    }
+
     @Test("with the database down and more than a batch behind, the sink keeps polling without spinning, retries with backoff and resumes")
     func outageLiveness() {
         var state = SinkState(maxBatch: 3)
