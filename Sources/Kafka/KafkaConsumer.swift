@@ -17,7 +17,9 @@ public final class KafkaConsumer {
     private var rebalanceFailure: KafkaError?
 
     /// The partitions currently assigned.
-    public private(set) var assignment: Set<KafkaTopicPartition> = []
+    public private(set) var assignment: Set<KafkaTopicPartition> = [] {
+        didSet { forgetEnds(of: oldValue.subtracting(assignment)) }
+    }
 
     /// With `enable.partition.eof=true`: the partitions whose end was reached and that delivered no record since.
     /// For a `read_committed` consumer the end is the last stable offset, so an open (or dangling) transaction of
@@ -164,7 +166,18 @@ public final class KafkaConsumer {
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             throw KafkaError(.operation, err, context: "assign \(starts.keys.sorted { $0.description < $1.description })")
         }
+        forgetEnds(of: starts.keys)
         assignment = Set(starts.keys)
+    }
+
+    /// What was seen of a partition's end holds for the assignment it was seen in: a partition given up and assigned
+    /// again (to start at its committed offset, perhaps before the end this consumer had read to, when its
+    /// transaction was aborted) is read anew. (Kept, an old end let a caught-up-and-stop run leave such records unread.)
+    private func forgetEnds(of partitions: some Sequence<KafkaTopicPartition>) {
+        for tp in partitions {
+            reachedEnd.remove(tp)
+            lastEndOffsets[tp] = nil
+        }
     }
 
     /// Commits offsets synchronously.
@@ -302,6 +315,7 @@ public final class KafkaConsumer {
         switch err {
         // The cooperative protocol also calls back with empty increments; the handler only hears of changes.
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            forgetEnds(of: partitions)
             let starts = partitions.isEmpty ? [:] : rebalanceBox.handler(.assigned(partitions), self)
             for (index, tp) in partitions.enumerated() {
                 if let start = starts[tp] { list.pointee.elems[index].offset = start }

@@ -172,3 +172,41 @@ extension KafkaClientTests {
         #expect(result.5 == ["a", "b", "c", "d", "e"])
     }
 }
+
+extension KafkaClientTests {
+    @Test("a partition assigned again is not at its end until read again: an end seen in an earlier assignment does not count")
+    func endsAreForgottenOnReassignment() async throws {
+        let kafka = try TestServices.kafka
+        let topic = TestServices.unique("it.reassign")
+        let result = try await TestServices.blocking {
+            try KafkaAdmin(configuration: kafka, logger: TestServices.logger).createTopics([KafkaNewTopic(name: topic, partitions: 1)])
+            let tp = KafkaTopicPartition(topic: topic, partition: 0)
+            let producer = try KafkaProducer(configuration: kafka, logger: TestServices.logger)
+            for value in ["a", "b", "c"] { try producer.send(topic: topic, key: nil, value: Array(value.utf8)) }
+            try producer.awaitDeliveries()
+            var readConfig = kafka
+            readConfig["group.id"] = TestServices.unique("it-reassign-reader")
+            readConfig["enable.partition.eof"] = "true"
+            let consumer = try KafkaConsumer(configuration: readConfig, logger: TestServices.logger) { _, _ in [:] }
+            defer { consumer.close() }
+            var seen: [String] = []
+            func readToEnd() throws {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while !consumer.reachedEnd.contains(tp) && ContinuousClock.now < deadline {
+                    try consumer.poll(timeoutMilliseconds: 100) { record in
+                        seen.append(record.value.map { String(decoding: $0, as: UTF8.self) } ?? "")
+                    }
+                }
+            }
+            try consumer.assign([tp: KafkaOffset.beginning])
+            try readToEnd()
+            // As a new owner does after an aborted transaction: start again at an earlier (committed) offset.
+            try consumer.assign([tp: 1])
+            let endRightAfter = consumer.hasReachedEnd(of: [tp]) || consumer.hasRead(upTo: [tp: 3])
+            try readToEnd()
+            return (endRightAfter, seen)
+        }
+        #expect(!result.0, "the end read in the first assignment was taken for the second's")
+        #expect(result.1 == ["a", "b", "c", "b", "c"])
+    }
+}
