@@ -46,6 +46,11 @@ for processes in 2 4; do
       (SELECT tenant, instance, component, metric, window_start, quantity, event_count FROM scale_$processes
        EXCEPT SELECT tenant, instance, component, metric, window_start, quantity, event_count FROM scale_1)) d")
   echo "exactness, $processes processes vs 1: $differing keys and windows differ"
+  if [ "$differing" != 0 ]; then
+    kept=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-scale-out-logs.XXXXXX")
+    cp "$state"/scale-"$processes"-*.log "$kept"/
+    echo "  the processes' logs are kept in $kept"
+  fi
 done
 # The totals topic itself (read_committed, the newest record of each key, as compaction keeps it), summed per key and
 # window like the view: tells a total missing from PostgreSQL only from one the accounting never committed.
