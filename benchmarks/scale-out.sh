@@ -72,7 +72,14 @@ for d in latest.values():
     figures[k] = (count + 1, events + d["x_EventCount"])
 print(f"{len(figures)} totals, {sum(e for _, e in figures.values())} events")
 ' | sed "s/^/exactness, $processes process(es), totals topic: /"
+  # Every record on the log, aborted transactions' included: a total the committed view lacks but the log has was
+  # written and then aborted (or is hidden by the broker).
+  echo "  records on the log (read_uncommitted): $(kcat -C -b "$FERRIS_BROKERS" -t "bench.scale.totals.$processes" -o beginning -e -q \
+    -X isolation.level=read_uncommitted -f '%k\n' | sort -u | wc -l) distinct record keys"
 done
+# Records refused on the way (every count's runs share the default dead-letter topic; the workload has none to refuse).
+echo "dead-lettered records (all counts): $(kcat -C -b "$FERRIS_BROKERS" -t ferris.usage.deadletter -o beginning -e -q \
+  -f '%h\n' 2>/dev/null | grep -o 'ferris-dlq-reason=[^,]*' | sort | uniq -c | paste -sd' ' - || true)"
 for processes in 1 2 4; do
   echo "exactness, $processes process(es), PostgreSQL: $(query "SELECT count(*) || ' totals, ' || sum(event_count) || ' events (produced: $events)' FROM scale_$processes")"
 done

@@ -21,7 +21,8 @@ extension KafkaConsumer {
     /// past aborted records and transaction markers too) or the last end it reported (`enable.partition.eof=true`)
     /// reached it. With offsets asked of the broker after a transaction was committed (`KafkaAdmin.endOffsets`), true
     /// means every record of that transaction was delivered, whenever fetch responses arrive; `hasReachedEnd` cannot
-    /// promise that for records written after its last fetch response.
+    /// promise that for records written after its last fetch response. Unlike `hasReachedEnd`, a `read_committed`
+    /// reader waits here for another producer's transaction still open below those offsets to commit or abort.
     public func hasRead(upTo ends: [KafkaTopicPartition: Int64]) -> Bool {
         let positions = positions(Array(ends.keys))
         return ends.allSatisfy { tp, end in

@@ -76,6 +76,14 @@ public final class ReplayStore {
     public func stage(_ staged: [UsageTotal], revision: Int64, partition: InputPartition, records: Int) throws(TotalsStoreError) {
         do {
             try db.transaction { db throws(PostgresError) in
+                // The partition's row first: a partition already staged (by an earlier run of the same replay) is not
+                // staged twice, which would double its parts.
+                let first = try db.query("""
+                    INSERT INTO \(table)_replay_partitions (revision, topic, partition, records, totals) VALUES ($1, $2, $3, $4, $5)
+                    ON CONFLICT DO NOTHING RETURNING 1
+                    """, [.text(String(revision)), .text(partition.topic), .text(String(partition.partition)),
+                          .text(String(records)), .text(String(staged.count))])
+                guard !first.isEmpty else { return }
                 try db.copyIn("""
                     COPY \(table)_replay_staging (revision, tenant, instance, component, metric, window_start, window_end,
                         quantity, unit, event_count, source_partition, last_offset, host_provider) FROM STDIN
@@ -88,11 +96,6 @@ public final class ReplayStore {
                                          total.provider])
                     }
                 }
-                try db.query("""
-                    INSERT INTO \(table)_replay_partitions (revision, topic, partition, records, totals) VALUES ($1, $2, $3, $4, $5)
-                    ON CONFLICT DO NOTHING
-                    """, [.text(String(revision)), .text(partition.topic), .text(String(partition.partition)),
-                          .text(String(records)), .text(String(staged.count))])
             }
         } catch {
             throw TotalsStoreError("could not stage \(staged.count) totals of revision \(revision) in PostgreSQL: \(error)")

@@ -71,6 +71,7 @@ final class PostgresSinkLoop {
         let clock = ContinuousClock()
         var stopDeadline: ContinuousClock.Instant?
         var ends: [KafkaTopicPartition: Int64]?
+        var endsAskedAt: ContinuousClock.Instant?
         while true {
             if pipeline.shouldStop {
                 // A graceful stop first copies what the accounting loop committed last (bounded; not while failing).
@@ -101,9 +102,24 @@ final class PostgresSinkLoop {
                 // Asked of the broker once, after the accounting loop committed its last transaction, so every total
                 // it wrote lies below them. (Ends seen in fetch responses may predate that transaction when the
                 // machine is busy: a sink that trusted them stopped before copying it.)
-                let targets = try ends ?? admin.endOffsets(of: partitions)
-                ends = targets
-                if state.pendingOffsets.isEmpty, consumer.hasRead(upTo: targets) { break }
+                if ends == nil {
+                    do {
+                        ends = try admin.endOffsets(of: partitions)
+                        endsAskedAt = clock.now
+                    } catch {
+                        logger.warning("PostgreSQL sink: could not ask the totals topic's end offsets; asking again: \(error)")
+                    }
+                }
+                if let targets = ends {
+                    if state.pendingOffsets.isEmpty, consumer.hasRead(upTo: targets) { break }
+                    if let asked = endsAskedAt, clock.now - asked >= .seconds(30) {
+                        endsAskedAt = nil
+                        logger.warning("""
+                            PostgreSQL sink: the totals topic's end is not reached 30 s after the accounting finished; \
+                            an open transaction of another ferris-usage holds it back until it commits or aborts
+                            """, metadata: ["ends": "\(targets)"])
+                    }
+                }
             }
         }
     }
