@@ -166,7 +166,9 @@ struct AccountingState<Headers: CloudEventHeaderSource, Flow: EmittingStage>
         for slot in partitions.indices {
             let tp = partitions[slot].topicPartition
             let lag = partitions[slot].nextOffset.flatMap { next in highWatermark(tp).map { $0 - next } }
-            let provisional = (lag ?? 0) <= provisionalLagLimit
+            // Nor while the partition is being rebuilt: its windows do not hold every event yet.
+            let rebuilt = (partitions[slot].nextOffset ?? -1) >= partitions[slot].replayUntil
+            let provisional = (lag ?? 0) <= provisionalLagLimit && rebuilt
             totals += partitions[slot].flow.takeEmissions(symbols: partitions[slot].context.symbols, provisional: provisional)
             if let checkpoint = partitions[slot].checkpoint, checkpoint != partitions[slot].committed {
                 checkpoints.append(checkpoint)

@@ -26,8 +26,8 @@ public struct FlowContext: Sendable {
     /// The largest event time of any valid event of the partition so far (its "stream time"), possibly advanced
     /// further by wall clock when the partition was idle.
     public var watermark: Timestamp?
-    /// Set while records accounted before a restart are re-read to rebuild state: they change state but mark
-    /// nothing for emission.
+    /// Set while records accounted before a restart are re-read to rebuild state: windows that close meanwhile are
+    /// not emitted (they were emitted as final before the restart); windows still open are emitted once more.
     public var replaying: Bool
 
     /// Creates a context.

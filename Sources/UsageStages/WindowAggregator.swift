@@ -113,7 +113,7 @@ public struct WindowAggregator: EmittingStage {
             // Taken out while updated, so that the set is not copied.
             var subjects = aggregation == .distinct ? open[table].subjects.removeValue(forKey: index) : nil
             defer { if let subjects { open[table].subjects[index] = subjects } }
-            if let error = Self.add(event, offset: input.offset, aggregation: aggregation, replaying: context.replaying,
+            if let error = Self.add(event, offset: input.offset, aggregation: aggregation,
                                     to: &open[table].windows[index], subjects: &subjects) {
                 return .rejected(error.with(key: context.symbols[input.key]))
             }
@@ -121,7 +121,7 @@ public struct WindowAggregator: EmittingStage {
             var window = OpenWindow(value: .zero, count: 0, firstOffset: input.offset, lastOffset: input.offset,
                                     latestTime: .min, unit: event.unit, provider: event.provider, dirty: false)
             var subjects: Set<SubjectHash>? = aggregation == .distinct ? [] : nil
-            if let error = Self.add(event, offset: input.offset, aggregation: aggregation, replaying: context.replaying,
+            if let error = Self.add(event, offset: input.offset, aggregation: aggregation,
                                     to: &window, subjects: &subjects) {
                 return .rejected(error.with(key: context.symbols[input.key]))
             }
@@ -149,7 +149,7 @@ public struct WindowAggregator: EmittingStage {
     }
 
     /// Adds `event` to `window` per `aggregation`; returns an error when the sum would overflow.
-    private static func add(_ event: InternedEvent, offset: Int64, aggregation: Aggregation, replaying: Bool,
+    private static func add(_ event: InternedEvent, offset: Int64, aggregation: Aggregation,
                             to window: inout OpenWindow, subjects: inout Set<SubjectHash>?) -> UsageDecodeError? {
         let quantity = event.quantity
         switch aggregation {
@@ -176,7 +176,10 @@ public struct WindowAggregator: EmittingStage {
         }
         window.count += 1
         window.lastOffset = Swift.max(window.lastOffset, offset)
-        window.dirty = window.dirty || !replaying
+        // Re-read windows are marked too: the process that accounted them may have held their provisional totals
+        // back (a partition far behind) when it committed the checkpoint this restart resumes from, so each open
+        // window's total is emitted once more after a restart (the same figure again when it was emitted already).
+        window.dirty = true
         return nil
     }
 

@@ -89,16 +89,44 @@ struct AccountingStateTests {
         let (starts, resumed) = state.restore([tp0: [5: checkpoint, 9: Checkpoint(tp0, nextOffset: 9, rebuildFrom: 2, watermark: nil)]])
         #expect(starts == [tp0: 2])
         #expect(resumed.map(\.1) == [checkpoint])
-        // Offsets 2, 3, 4 rebuild the window without counting or emitting; there is no checkpoint before offset 5.
-        state.read(times: [base + 20, base + 30, base + 40], from: 2)
+        // Offsets 2 and 3 rebuild the window without counting; nothing is due while it is rebuilt (no checkpoint
+        // before offset 5, no total of a window that does not hold every event yet).
+        state.read(times: [base + 20, base + 30], from: 2)
         #expect(state.delta.recordsRead == 0)
         #expect(state.commitDue { _ in nil } == .nothing)
+        // Rebuilt at offset 5: the open window's total goes out once more (it may have been held back before).
+        state.read(times: [base + 40], from: 4)
+        let rebuiltDue = state.plan()
+        let rebuilt = try #require(rebuiltDue)
+        #expect(rebuilt.totals.map(\.eventCount) == [3] && rebuilt.checkpoints.isEmpty)
+        state.committed(rebuilt)
         state.read(times: [base + 50], from: 5)
         let planDue = state.plan()
         let plan = try #require(planDue)
         #expect(plan.totals.map(\.eventCount) == [4], "the rebuilt window holds the re-read events plus the new one")
         #expect(plan.checkpoints.map(\.nextOffset) == [6])
         #expect(plan.checkpoints.map(\.rebuildFrom) == [2])
+    }
+
+    @Test("a partition handed over while far behind: the totals its first owner held back are emitted by the next after the rebuild, with no new record")
+    func heldBackTotalsSurviveAHandover() throws {
+        var first = AccountingState(makeFlow: makeTestFlow, provisionalLagLimit: 100)
+        _ = first.assigned([tp0], committed: [:], now: now)
+        first.read(times: [base, base + 10, base + 20])
+        let behindDue = first.plan(highWatermark: 1_003)
+        let behind = try #require(behindDue)
+        #expect(behind.totals.isEmpty, "1,000 records behind: held back")
+        first.committed(behind)
+        first.revoked([tp0])
+        let checkpoint = try #require(behind.checkpoints.first)
+        var next = AccountingState(makeFlow: makeTestFlow, provisionalLagLimit: 100)
+        #expect(next.assigned([tp0], committed: [tp0: 3], now: now) == .readCheckpoints([tp0]))
+        let (starts, _) = next.restore([tp0: [3: checkpoint]])
+        next.read(times: [base, base + 10, base + 20], from: starts[tp0] ?? 0)
+        let caughtUpDue = next.plan(highWatermark: 3)
+        let caughtUp = try #require(caughtUpDue, "the window's total was never emitted: lost until the window closes")
+        #expect(caughtUp.totals.map(\.eventCount) == [3])
+        #expect(caughtUp.totals.map(\.status) == [.provisional])
     }
 
     @Test("without any checkpoint for a committed offset, a partition is accounted again from its beginning")

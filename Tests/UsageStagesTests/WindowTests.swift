@@ -126,17 +126,18 @@ struct WindowAggregatorTests {
         #expect(windowed.window.rebuildFrom == 11)
     }
 
-    @Test("replaying the events since rebuild-from restores the same totals without emitting them")
+    @Test("replaying the events since rebuild-from restores the same totals; the open windows are emitted once more, closed ones not")
     func replayRestores() {
         let events = (0..<200).map { index in event(base + Int64(index) * 60_000 + 7, Int64(index) * 1_000, key: "k\(index % 3)") }
         var original = Windowed(grace: 30 * 60_000)
         for (offset, e) in events.enumerated().prefix(150) { original.apply(e, offset: Int64(offset)) }
-        _ = original.take()
+        let emitted = original.take()
         let rebuildFrom = original.window.rebuildFrom ?? 150
         var restored = Windowed(grace: 30 * 60_000)
         restored.context.watermark = original.context.watermark
         for offset in Int(rebuildFrom)..<150 { restored.apply(events[offset], offset: Int64(offset), replaying: true) }
-        #expect(restored.take().isEmpty)
+        // The process before the restart may have held these provisional totals back: the same figures again.
+        #expect(restored.take() == emitted.filter { $0.status == .provisional })
         for offset in 150..<200 {
             original.apply(events[offset], offset: Int64(offset))
             restored.apply(events[offset], offset: Int64(offset))
