@@ -85,11 +85,11 @@ extension ReplayStore {
             """
         do {
             return try db.transaction { db throws(PostgresError) in
-                // The part join's hash table (about 170 MB for a million parts) stays in memory; JIT compilation
-                // cost more than it saved.
                 // One snapshot for every statement: keys flagged and keys compared are judged against the same
                 // current figures even while the live sink writes.
                 try db.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                // The part join's hash table (about 170 MB for a million parts) stays in memory; JIT compilation
+                // cost more than it saved.
                 try db.query("SET LOCAL work_mem = '256MB'")
                 try db.query("SET LOCAL enable_mergejoin = off")
                 try db.query("SET LOCAL jit = off")

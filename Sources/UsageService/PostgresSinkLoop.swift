@@ -72,6 +72,7 @@ final class PostgresSinkLoop {
         var stopDeadline: ContinuousClock.Instant?
         var ends: [KafkaTopicPartition: Int64]?
         var endsAskedAt: ContinuousClock.Instant?
+        var nextEndsAttempt = clock.now
         while true {
             if pipeline.shouldStop {
                 // A graceful stop first copies what the accounting loop committed last (bounded; not while failing).
@@ -102,12 +103,13 @@ final class PostgresSinkLoop {
                 // Asked of the broker once, after the accounting loop committed its last transaction, so every total
                 // it wrote lies below them. (Ends seen in fetch responses may predate that transaction when the
                 // machine is busy: a sink that trusted them stopped before copying it.)
-                if ends == nil {
+                if ends == nil, clock.now >= nextEndsAttempt {
                     do {
                         ends = try admin.endOffsets(of: partitions)
                         endsAskedAt = clock.now
                     } catch {
-                        logger.warning("PostgreSQL sink: could not ask the totals topic's end offsets; asking again: \(error)")
+                        nextEndsAttempt = clock.now + .seconds(1)
+                        logger.warning("PostgreSQL sink: could not ask the totals topic's end offsets; asking again in 1 s: \(error)")
                     }
                 }
                 if let targets = ends {
