@@ -27,7 +27,7 @@ if $smoke; then
   bench_build debug
 else
   bench_build release
-  command -v kcat >/dev/null || { apt-get install -y kcat >&2 || sudo apt-get install -y kcat >&2; }
+  bench_kcat
   if ! "$cache/quix-venv/bin/python" -c "import quixstreams" 2>/dev/null; then
     python3 -m venv "$cache/quix-venv" >&2
     "$cache/quix-venv/bin/pip" install -q "quixstreams==$quix_version" >&2

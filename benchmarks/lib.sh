@@ -4,6 +4,7 @@
 #   bench_simulate ARGS...        `ferris-usage simulate ARGS` (binary mode, $partitions or 2 partitions, 2026-11-25); sets $events
 #                                 and $produce_rate
 #   seconds_since START           seconds since START (a `date +%s.%N` value)
+#   bench_kcat                    installs kcat (apt) when missing
 
 bench_build() {
   scripts/setup.sh >&2
@@ -30,3 +31,5 @@ bench_simulate() {
 }
 
 seconds_since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+
+bench_kcat() { command -v kcat >/dev/null || { apt-get install -y kcat >&2 || sudo apt-get install -y kcat >&2; }; }

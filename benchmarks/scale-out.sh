@@ -54,7 +54,7 @@ for processes in 2 4; do
 done
 # The totals topic itself (read_committed, the newest record of each key, as compaction keeps it), summed per key and
 # window like the view: tells a total missing from PostgreSQL only from one the accounting never committed.
-command -v kcat >/dev/null || { apt-get install -y kcat >&2 || sudo apt-get install -y kcat >&2; }
+bench_kcat
 for processes in 1 2 4; do
   kcat -C -b "$FERRIS_BROKERS" -t "bench.scale.totals.$processes" -o beginning -e -q -X isolation.level=read_committed \
     -f '%k\t%s\n' | python3 -c '

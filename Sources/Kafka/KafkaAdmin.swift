@@ -55,36 +55,28 @@ public final class KafkaAdmin {
                 }
             }
         }
-        guard let queue = rd_kafka_queue_new(handle) else {
-            throw KafkaError(.operation, "CreateTopics: librdkafka could not create a result queue (out of memory?)")
+        try request("CreateTopics", RD_KAFKA_ADMIN_OP_CREATETOPICS, waitMilliseconds: timeoutMilliseconds + 5_000) {
+            options throws(KafkaError) in
+            let timeoutErr = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errorBuffer, errorBuffer.count)
+            guard timeoutErr == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                throw KafkaError(.operation, code: timeoutErr.rawValue,
+                                 "CreateTopics: operation timeout \(timeoutMilliseconds) ms refused: \(string(fromBuffer: errorBuffer))")
+            }
+        } submit: { options, queue in
+            natives.withUnsafeMutableBufferPointer { buffer in
+                rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
+            }
+        } answer: { event throws(KafkaError) in
+            try Self.checkCreateTopics(event, count: topics.count, names: topics.map(\.name))
         }
-        defer { rd_kafka_queue_destroy(queue) }
-        guard let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_CREATETOPICS) else {
-            throw KafkaError(.operation, "CreateTopics: librdkafka could not create the request options")
-        }
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        let timeoutErr = rd_kafka_AdminOptions_set_operation_timeout(options, timeoutMilliseconds, &errorBuffer, errorBuffer.count)
-        guard timeoutErr == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(.operation, code: timeoutErr.rawValue,
-                             "CreateTopics: operation timeout \(timeoutMilliseconds) ms refused: \(string(fromBuffer: errorBuffer))")
-        }
-        natives.withUnsafeMutableBufferPointer { buffer in
-            rd_kafka_CreateTopics(handle, buffer.baseAddress, buffer.count, options, queue)
-        }
-        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds + 5_000) else {
-            client.drain()
-            throw KafkaError(.timeout, "CreateTopics got no answer within \(timeoutMilliseconds) ms; is the broker reachable?")
-        }
-        defer { rd_kafka_event_destroy(event) }
-        client.drain()
-        let err = rd_kafka_event_error(event)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            throw KafkaError(.operation, err, context: "CreateTopics")
-        }
+    }
+
+    /// Checks each topic's result in a CreateTopics answer; a topic that already exists is not an error.
+    private static func checkCreateTopics(_ event: OpaquePointer, count expected: Int, names: [String]) throws(KafkaError) {
         var count = 0
         guard let result = rd_kafka_event_CreateTopics_result(event),
-              let results = rd_kafka_CreateTopics_result_topics(result, &count), count == topics.count else {
-            throw KafkaError(.operation, "CreateTopics: the answer does not hold a result for each of \(topics.map(\.name))")
+              let results = rd_kafka_CreateTopics_result_topics(result, &count), count == expected else {
+            throw KafkaError(.operation, "CreateTopics: the answer does not hold a result for each of \(names)")
         }
         for index in 0..<count {
             guard let topicResult = results[index] else {
@@ -107,23 +99,16 @@ public final class KafkaAdmin {
         guard !partitions.isEmpty else { return [:] }
         let list = TopicPartitionList(capacity: partitions.count)
         for tp in partitions { list.add(tp, offset: Int64(RD_KAFKA_OFFSET_SPEC_LATEST.rawValue)) }
-        guard let queue = rd_kafka_queue_new(handle) else {
-            throw KafkaError(.operation, "ListOffsets: librdkafka could not create a result queue (out of memory?)")
-        }
-        defer { rd_kafka_queue_destroy(queue) }
-        guard let options = rd_kafka_AdminOptions_new(handle, RD_KAFKA_ADMIN_OP_LISTOFFSETS) else {
-            throw KafkaError(.operation, "ListOffsets: librdkafka could not create the request options")
-        }
-        defer { rd_kafka_AdminOptions_destroy(options) }
-        list.withList { rd_kafka_ListOffsets(handle, $0, options, queue) }
-        guard let event = rd_kafka_queue_poll(queue, timeoutMilliseconds) else {
-            client.drain()
-            throw KafkaError(.timeout, "ListOffsets got no answer within \(timeoutMilliseconds) ms; is the broker reachable?")
-        }
-        defer { rd_kafka_event_destroy(event) }
-        client.drain()
-        let err = rd_kafka_event_error(event)
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: "ListOffsets") }
+        // ListOffsets asks read_uncommitted unless the options say otherwise.
+        return try request("ListOffsets", RD_KAFKA_ADMIN_OP_LISTOFFSETS, waitMilliseconds: timeoutMilliseconds,
+                           configure: { _ throws(KafkaError) in },
+                           submit: { options, queue in list.withList { rd_kafka_ListOffsets(handle, $0, options, queue) } },
+                           answer: { event throws(KafkaError) in try Self.endOffsets(event, asked: partitions) })
+    }
+
+    /// The offsets of a ListOffsets answer, one for each partition asked.
+    private static func endOffsets(_ event: OpaquePointer, asked partitions: [KafkaTopicPartition]) throws(KafkaError)
+        -> [KafkaTopicPartition: Int64] {
         var count = 0
         guard let result = rd_kafka_event_ListOffsets_result(event),
               let infos = rd_kafka_ListOffsets_result_infos(result, &count) else {
@@ -142,6 +127,33 @@ public final class KafkaAdmin {
             throw KafkaError(.operation, "ListOffsets: the answer lacks partitions of \(Set(partitions).subtracting(ends.keys).sorted { "\($0)" < "\($1)" })")
         }
         return ends
+    }
+
+    /// One admin request: its result queue and options (`configure` sets them), `submit` sends it, and `answer`
+    /// reads the result event once its error was checked.
+    private func request<R>(_ name: String, _ operation: rd_kafka_admin_op_t, waitMilliseconds: Int32,
+                            configure: (OpaquePointer) throws(KafkaError) -> Void,
+                            submit: (OpaquePointer, OpaquePointer) -> Void,
+                            answer: (OpaquePointer) throws(KafkaError) -> R) throws(KafkaError) -> R {
+        guard let queue = rd_kafka_queue_new(handle) else {
+            throw KafkaError(.operation, "\(name): librdkafka could not create a result queue (out of memory?)")
+        }
+        defer { rd_kafka_queue_destroy(queue) }
+        guard let options = rd_kafka_AdminOptions_new(handle, operation) else {
+            throw KafkaError(.operation, "\(name): librdkafka could not create the request options")
+        }
+        defer { rd_kafka_AdminOptions_destroy(options) }
+        try configure(options)
+        submit(options, queue)
+        guard let event = rd_kafka_queue_poll(queue, waitMilliseconds) else {
+            client.drain()
+            throw KafkaError(.timeout, "\(name) got no answer within \(waitMilliseconds) ms; is the broker reachable?")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        client.drain()
+        let err = rd_kafka_event_error(event)
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(.operation, err, context: name) }
+        return try answer(event)
     }
 
     /// The topics the cluster knows, with their partition counts.

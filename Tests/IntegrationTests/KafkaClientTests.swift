@@ -137,32 +137,20 @@ extension KafkaClientTests {
                 for value in values { try producer.send(topic: topic, key: nil, value: Array(value.utf8)) }
                 try producer.commitTransaction()
             }
-            var readConfig = kafka
-            readConfig["group.id"] = TestServices.unique("it-ends-reader")
-            readConfig["isolation.level"] = "read_committed"
-            readConfig["enable.partition.eof"] = "true"
-            let consumer = try KafkaConsumer(configuration: readConfig, logger: TestServices.logger) { _, _ in [:] }
+            let reader = try EndTrackingReader(kafka, isolation: "read_committed")
+            let consumer = reader.consumer
             defer { consumer.close() }
-            var seen: [String] = []
-            func read(until done: () -> Bool) throws {
-                let deadline = ContinuousClock.now + .seconds(30)
-                while !done() && ContinuousClock.now < deadline {
-                    try consumer.poll(timeoutMilliseconds: 100) { record in
-                        seen.append(record.value.map { String(decoding: $0, as: UTF8.self) } ?? "")
-                    }
-                }
-            }
             try commit(["a", "b"])
             try consumer.assign([tp: KafkaOffset.beginning])
-            try read { consumer.hasReachedEnd(of: [tp]) }
-            let before = seen
+            try reader.read { consumer.hasReachedEnd(of: [tp]) }
+            let before = reader.seen
             try commit(["c", "d", "e"])
             // What the sink's old rule saw: no fetch response since the commit was handed over, so "at the end".
             let staleSaysEnd = consumer.hasReachedEnd(of: [tp])
             let ends = try admin.endOffsets(of: [tp])
             let readBeforePolling = consumer.hasRead(upTo: ends)
-            try read { consumer.hasRead(upTo: ends) }
-            return (before, staleSaysEnd, ends[tp], readBeforePolling, consumer.hasRead(upTo: ends), seen)
+            try reader.read { consumer.hasRead(upTo: ends) }
+            return (before, staleSaysEnd, ends[tp], readBeforePolling, consumer.hasRead(upTo: ends), reader.seen)
         }
         #expect(result.0 == ["a", "b"])
         #expect(result.1, "precondition: the end reported before the second commit still stands")
@@ -184,29 +172,43 @@ extension KafkaClientTests {
             let producer = try KafkaProducer(configuration: kafka, logger: TestServices.logger)
             for value in ["a", "b", "c"] { try producer.send(topic: topic, key: nil, value: Array(value.utf8)) }
             try producer.awaitDeliveries()
-            var readConfig = kafka
-            readConfig["group.id"] = TestServices.unique("it-reassign-reader")
-            readConfig["enable.partition.eof"] = "true"
-            let consumer = try KafkaConsumer(configuration: readConfig, logger: TestServices.logger) { _, _ in [:] }
+            let reader = try EndTrackingReader(kafka)
+            let consumer = reader.consumer
             defer { consumer.close() }
-            var seen: [String] = []
-            func readToEnd() throws {
-                let deadline = ContinuousClock.now + .seconds(30)
-                while !consumer.reachedEnd.contains(tp) && ContinuousClock.now < deadline {
-                    try consumer.poll(timeoutMilliseconds: 100) { record in
-                        seen.append(record.value.map { String(decoding: $0, as: UTF8.self) } ?? "")
-                    }
-                }
-            }
             try consumer.assign([tp: KafkaOffset.beginning])
-            try readToEnd()
+            try reader.read { consumer.reachedEnd.contains(tp) }
             // As a new owner does after an aborted transaction: start again at an earlier (committed) offset.
             try consumer.assign([tp: 1])
             let endRightAfter = consumer.hasReachedEnd(of: [tp]) || consumer.hasRead(upTo: [tp: 3])
-            try readToEnd()
-            return (endRightAfter, seen)
+            try reader.read { consumer.reachedEnd.contains(tp) }
+            return (endRightAfter, reader.seen)
         }
         #expect(!result.0, "the end read in the first assignment was taken for the second's")
         #expect(result.1 == ["a", "b", "c", "b", "c"])
+    }
+}
+
+/// A consumer that reports partition ends (`enable.partition.eof`), for tests that assign partitions themselves, and
+/// the values it was handed.
+private final class EndTrackingReader {
+    let consumer: KafkaConsumer
+    private(set) var seen: [String] = []
+
+    init(_ kafka: KafkaConfiguration, isolation: String? = nil) throws {
+        var config = kafka
+        config["group.id"] = TestServices.unique("it-end-reader")
+        config["enable.partition.eof"] = "true"
+        if let isolation { config["isolation.level"] = isolation }
+        consumer = try KafkaConsumer(configuration: config, logger: TestServices.logger) { _, _ in [:] }
+    }
+
+    /// Polls until `done` (at most 30 s).
+    func read(until done: () -> Bool) throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !done() && ContinuousClock.now < deadline {
+            try consumer.poll(timeoutMilliseconds: 100) { record in
+                seen.append(record.value.map { String(decoding: $0, as: UTF8.self) } ?? "")
+            }
+        }
     }
 }
