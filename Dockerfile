@@ -14,7 +14,7 @@ COPY scripts/setup.sh scripts/setup.sh
 RUN scripts/setup.sh --build-only
 COPY Package.swift ./
 COPY Sources Sources
-# The usage API's server code is generated from docs/openapi.yaml (Sources/UsageAPI/openapi.yaml links to it).
+# The usage API's server code is generated from docs/openapi.yaml (Sources/Services/UsageAPI/openapi.yaml links to it).
 COPY docs/openapi.yaml docs/openapi.yaml
 COPY benchmarks benchmarks
 COPY Tests Tests

@@ -28,69 +28,94 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
     ],
     targets: [
-        // C shims over the system libraries (pkg-config finds librdkafka >= 2.3 and libpq).
-        .systemLibrary(name: "CRdKafka", path: "Sources/CRdKafka", pkgConfig: "rdkafka",
+        // Layers, bottom up (a target only depends on targets of its own layer or below; Sources/<layer>/<target>):
+        // Shims (C) -> Wrappers (safe Swift over C libraries) -> Standard (the Usage Tracking Standard, no I/O) ->
+        // Stages (pure logic on the standard) -> Stores (the standard's data in Kafka topics and PostgreSQL) ->
+        // Services (long-running parts of a process) -> CLI. Support serves every Swift layer; Development only the
+        // demo, the tests and the benchmarks. docs/architecture.md draws the graph.
+
+        // Shims: the system libraries (pkg-config finds librdkafka >= 2.3, libpq and libcurl).
+        .systemLibrary(name: "CRdKafka", path: "Sources/Shims/CRdKafka", pkgConfig: "rdkafka",
                        providers: [.apt(["librdkafka-dev"])]),
-        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+        .systemLibrary(name: "CLibPQ", path: "Sources/Shims/CLibPQ", pkgConfig: "libpq",
                        providers: [.apt(["libpq-dev"])]),
-        .systemLibrary(name: "CCurl", path: "Sources/CCurl", pkgConfig: "libcurl",
+        .systemLibrary(name: "CCurl", path: "Sources/Shims/CCurl", pkgConfig: "libcurl",
                        providers: [.apt(["libcurl4-openssl-dev"])]),
-        // Thin, safe wrappers.
-        .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "PostgreSQL", dependencies: ["CLibPQ"]),
-        // S3 objects and multipart uploads, signed by libcurl (AWS Signature V4).
-        .target(name: "S3", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")]),
-        // The usage standard: CloudEvents codec, usage event and totals model. No I/O.
-        .target(name: "UsageStandard"),
-        // The stage library: windows and aggregation. No I/O.
-        .target(name: "UsageStages", dependencies: ["UsageStandard"]),
-        // Topology files: a deployment's flow described in YAML, checked, explained, and built into stages.
-        .target(name: "UsageTopology", dependencies: ["UsageStages", "UsageStandard",
-                                                      .product(name: "Yams", package: "Yams")]),
-        // The totals in PostgreSQL: schema and migrations, the sink's guarded upserts, current figures, replay bookkeeping.
-        .target(name: "UsagePostgres", dependencies: ["PostgreSQL", "UsageStandard"]),
-        // The service: the consume -> aggregate -> sink -> commit loop (a state machine and its driver) and its sinks.
-        .target(name: "UsageService", dependencies: [
-            "Kafka", "UsagePostgres", "UsageRegistry", "UsageStandard", "UsageStages", "UsageTopology",
+
+        // Support: what every process needs: blocking work on its own thread, retry backoff, the wall clock, the
+        // probes and metrics server, the service group with its shutdown watchdog.
+        .target(name: "ProcessSupport", dependencies: [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        // Operations endpoints of a running service: /metrics (Prometheus), /healthz, /readyz.
-        .target(name: "UsageEndpoints", dependencies: [
-            "UsageService", "Kafka",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], path: "Sources/Support/ProcessSupport"),
+
+        // Wrappers: thin, safe Swift over the C libraries; they know nothing of usage.
+        .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
+                path: "Sources/Wrappers/Kafka"),
+        .target(name: "PostgreSQL", dependencies: ["CLibPQ"], path: "Sources/Wrappers/PostgreSQL"),
+        // S3 objects and multipart uploads, signed by libcurl (AWS Signature V4).
+        .target(name: "S3", dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")],
+                path: "Sources/Wrappers/S3"),
+
+        // Standard: the Usage Tracking Standard: CloudEvents codec, usage event and totals model. No I/O.
+        .target(name: "UsageStandard", path: "Sources/Standard/UsageStandard"),
+
+        // Stages: pure logic on the standard. No I/O.
+        // The stage library: windows and aggregation.
+        .target(name: "UsageStages", dependencies: ["UsageStandard"], path: "Sources/Stages/UsageStages"),
+        // Topology files: a deployment's flow described in YAML, checked, explained, and built into stages.
+        .target(name: "UsageTopology", dependencies: ["UsageStages", "UsageStandard", .product(name: "Yams", package: "Yams")],
+                path: "Sources/Stages/UsageTopology"),
+        // The collector's pure core: mapping files, exact interval usage from raw Prometheus samples, the scheduler
+        // state machine.
+        .target(name: "UsageCollector", dependencies: ["UsageStandard", "ProcessSupport", .product(name: "Yams", package: "Yams")],
+                path: "Sources/Stages/UsageCollector"),
+
+        // Stores: the standard's data where it is kept.
+        // The totals in PostgreSQL, and the only code that knows their tables and views: schema and migrations, the
+        // sink's guarded upserts, typed queries of the current figures (API, export), replay bookkeeping.
+        .target(name: "UsagePostgres", dependencies: ["PostgreSQL", "UsageStandard"], path: "Sources/Stores/UsagePostgres"),
+        // The instance registry on Kafka: follows the compacted registry topic, publishes instance events, and
+        // translates the deployment wizard's configuration message.
+        .target(name: "UsageRegistry", dependencies: ["Kafka", "UsageStandard", .product(name: "Logging", package: "swift-log")],
+                path: "Sources/Stores/UsageRegistry"),
+
+        // Services: the long-running parts of a process.
+        // The accounting: the consume -> aggregate -> sink -> commit loop (a state machine and its driver) and its sinks.
+        .target(name: "UsageService", dependencies: [
+            "Kafka", "ProcessSupport", "UsagePostgres", "UsageRegistry", "UsageStandard", "UsageStages", "UsageTopology",
             .product(name: "Logging", package: "swift-log"),
-        ]),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], path: "Sources/Services/UsageService"),
+        // The accounting's metrics and readiness (served by ProcessSupport's probes server).
+        .target(name: "UsageEndpoints", dependencies: [
+            "UsageService", "Kafka", "ProcessSupport",
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], path: "Sources/Services/UsageEndpoints"),
         // FOCUS export: closed days and months of PostgreSQL's totals as FOCUS files in S3, and its schedule.
         .target(name: "FocusExport", dependencies: [
-            "PostgreSQL", "UsageStandard", "S3",
+            "PostgreSQL", "ProcessSupport", "UsagePostgres", "UsageStandard", "S3",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        // The instance registry on Kafka: follows the compacted registry topic, publishes instance events, and
-        // translates the deployment wizard's configuration message.
-        .target(name: "UsageRegistry", dependencies: ["Kafka", "UsageStandard", .product(name: "Logging", package: "swift-log")]),
-        // The collector's pure core: mapping files, exact interval usage from raw Prometheus samples, the scheduler
-        // state machine. No I/O.
-        .target(name: "UsageCollector", dependencies: ["UsageStandard", .product(name: "Yams", package: "Yams")]),
-        // The collector's driver: Prometheus HTTP API client, Kafka events and cursors, endpoints. Independent of the
+        ], path: "Sources/Services/FocusExport"),
+        // The collector's driver: Prometheus HTTP API client, Kafka events and cursors, status. Independent of the
         // accounting service (never imports UsageService).
         .target(name: "UsageCollectorService", dependencies: [
-            "UsageCollector", "UsageRegistry", "Kafka", "UsageStandard",
+            "UsageCollector", "UsageRegistry", "Kafka", "ProcessSupport", "UsageStandard",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
-            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ]),
-        // The usage API (`ferris-usage api`): totals from PostgreSQL over REST and a usage page, OIDC bearer auth with
-        // tenant isolation. Server code generated from docs/openapi.yaml (Sources/UsageAPI/openapi.yaml links to it).
+        ], path: "Sources/Services/UsageCollectorService"),
+        // The usage API (`ferris-usage api`): totals from PostgreSQL (asked of UsagePostgres) over REST and a usage
+        // page, OIDC bearer auth with tenant isolation. Server code generated from docs/openapi.yaml
+        // (Sources/Services/UsageAPI/openapi.yaml links to it).
         .target(name: "UsageAPI", dependencies: [
-            "PostgreSQL", "UsageStandard",
+            "PostgreSQL", "ProcessSupport", "UsagePostgres", "UsageStandard",
             .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -99,45 +124,65 @@ let package = Package(
             .product(name: "HTTPTypes", package: "swift-http-types"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
-        // Development only: a throwaway local broker and PostgreSQL for `demo`, `services` and the tests.
-        .target(name: "DevelopmentServices", dependencies: [.product(name: "Logging", package: "swift-log")]),
+        ], path: "Sources/Services/UsageAPI",
+           plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]),
+
+        // Development only (demo, tests, benchmarks; never in production paths).
+        // A throwaway local broker and PostgreSQL for `demo`, `services` and the tests.
+        .target(name: "DevelopmentServices", dependencies: [.product(name: "Logging", package: "swift-log")],
+                path: "Sources/Development/DevelopmentServices"),
         // Realistic events for the seed scenarios, and the totals they must produce.
-        .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"]),
+        .target(name: "UsageSimulation", dependencies: ["UsageStandard", "UsageStages", "Kafka"],
+                path: "Sources/Development/UsageSimulation"),
+
+        // CLI: the `ferris-usage` command.
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
             "UsageService", "UsageEndpoints", "UsageAPI", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
-            "Kafka", "UsageStandard", "FocusExport", "S3", "UsageRegistry", "UsageCollector", "UsageCollectorService",
+            "Kafka", "ProcessSupport", "UsageStandard", "FocusExport", "S3", "UsageRegistry", "UsageCollector", "UsageCollectorService",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ], path: "Sources/ferris-usage"),
+        ], path: "Sources/CLI/ferris-usage"),
+
         // Benchmark harnesses; their figures live in benchmarks/README.md.
         .target(name: "MallocCounter", path: "benchmarks/malloc-counter"),
         .executableTarget(name: "pipeline-throughput",
                           dependencies: ["UsageStandard", "UsageStages", "UsageTopology", "UsageSimulation", "MallocCounter"],
                           path: "benchmarks/pipeline-throughput"),
+
+        // What the tests share: the servers scripts/test.sh started (from the environment), free ports, unique
+        // names, a logger, set-up errors.
+        .target(name: "TestSupport", dependencies: ["DevelopmentServices", "Kafka", "ProcessSupport", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/TestSupport"),
         .testTarget(name: "KafkaTests", dependencies: ["Kafka"]),
-        .testTarget(name: "UsageStandardTests", dependencies: ["UsageStandard"]),
+        .testTarget(name: "ProcessSupportTests", dependencies: [
+            "ProcessSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
+        .testTarget(name: "UsageStandardTests", dependencies: ["ProcessSupport", "UsageStandard"]),
         .testTarget(name: "UsageStagesTests", dependencies: ["UsageStages", "UsageStandard", "UsageSimulation", "UsageTopology"]),
         .testTarget(name: "UsageServiceTests", dependencies: ["UsageService", "UsageStages", "UsageStandard", "UsageTopology", "Kafka"]),
         .testTarget(name: "FocusExportTests", dependencies: ["FocusExport", "S3", "UsageStandard"]),
         .testTarget(name: "UsageCollectorTests", dependencies: ["UsageCollector", "UsageRegistry", "UsageStandard"]),
         .testTarget(name: "CollectorIntegrationTests", dependencies: [
-            "Kafka", "UsageCollector", "UsageRegistry", "UsageService", "UsageStandard",
+            "Kafka", "ProcessSupport", "TestSupport", "UsageCollector", "UsageRegistry", "UsageService", "UsageStandard",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "UsageAPITests", dependencies: [
-            "UsageAPI", "PostgreSQL", "UsageService", "UsageSimulation", "UsageStandard", "UsageTopology", "Kafka",
+            "UsageAPI", "PostgreSQL", "ProcessSupport", "TestSupport", "UsagePostgres", "UsageService", "UsageSimulation",
+            "UsageStandard", "UsageTopology", "Kafka",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "Kafka", "PostgreSQL", "UsagePostgres", "UsageService", "UsageEndpoints", "UsageSimulation", "UsageStandard", "UsageTopology",
-            "UsageStages", "UsageRegistry", "FocusExport", "S3",
+            "Kafka", "PostgreSQL", "ProcessSupport", "TestSupport", "UsagePostgres", "UsageService", "UsageEndpoints",
+            "UsageSimulation", "UsageStandard", "UsageTopology", "UsageStages", "UsageRegistry", "FocusExport", "S3",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

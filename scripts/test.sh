@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 python3 scripts/check-contract.py
+python3 scripts/architecture.py --check
 state=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-test.XXXXXX")
 image_services=$(mktemp -d "${TMPDIR:-/tmp}/ferris-usage-image-check.XXXXXX")
 stop() {

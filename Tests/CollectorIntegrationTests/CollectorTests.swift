@@ -1,4 +1,6 @@
 import Foundation
+import ProcessSupport
+import TestSupport
 import Testing
 import UsageStandard
 
@@ -12,7 +14,7 @@ struct CollectorTests {
         let world = CollectorWorld()
         let instances = world.instances()
         let interval = CollectorWorld.interval
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.milliseconds()
         // Created 25 s ago: the first intervals are collected from history straight away.
         let created = now - 25_000
         let first = created - created % interval
@@ -67,14 +69,14 @@ struct CollectorTests {
         let world = CollectorWorld()
         let instances = Array(world.instances().prefix(2))
         let interval = CollectorWorld.interval
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.milliseconds()
         let first = now - now % interval
         try await world.register(instances, at: now)
         try await world.createEventTopics(instances)
         let service = try world.startService()
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
         let mapping = try world.mappingFile()
-        let port = try Environment.freePort()
+        let port = try TestServices.freePort()
         var collector = try world.startCollector(mapping: mapping, httpPort: port)
         defer { if collector.isRunning { kill(collector.processIdentifier, SIGKILL) } }
 
@@ -88,7 +90,7 @@ struct CollectorTests {
         let rewound = try #require(killedAt[instances[0].id]) - 2 * interval
         try await world.storeCursor(instances[0].id, collectedUntil: rewound)
         collector = try world.startCollector(mapping: mapping, httpPort: port)
-        let restartedAt = Int64(Date().timeIntervalSince1970 * 1000)
+        let restartedAt = WallClock.milliseconds()
         try await world.waitForCursors(instances, atLeast: restartedAt - restartedAt % interval)
 
         try Environment.prometheus("stop-server")
@@ -99,7 +101,7 @@ struct CollectorTests {
             try await Task.sleep(for: .seconds(1))
         }
         try Environment.prometheus("start-server")
-        let back = Int64(Date().timeIntervalSince1970 * 1000)
+        let back = WallClock.milliseconds()
         try await world.waitForCursors(instances, atLeast: back - back % interval + 2 * interval)
         #expect(CollectorWorld.stop(collector))
         #expect(sawNotReady, "/readyz reported the Prometheus outage")

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import TestSupport
 import UsageStandard
 
 /// The usage the standard's rules give for Prometheus's raw samples, computed here independently of the collector's
@@ -74,7 +75,7 @@ struct RawUsage {
         guard let json = try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
               json["status"] as? String == "success", let data = json["data"] as? [String: Any],
               let result = data["result"] as? [[String: Any]] else {
-            throw SetupError("Prometheus did not answer the query \(selector): \(String(buffer: body).prefix(300))")
+            throw TestSetupError("Prometheus did not answer the query \(selector): \(String(buffer: body).prefix(300))")
         }
         return result.map { item in
             let labels = item["metric"] as? [String: String] ?? [:]

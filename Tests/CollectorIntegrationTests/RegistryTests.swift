@@ -1,6 +1,8 @@
 import Foundation
 import Kafka
+import ProcessSupport
 import Synchronization
+import TestSupport
 import Testing
 import UsageRegistry
 import UsageStandard
@@ -9,14 +11,14 @@ import UsageStandard
 @Suite struct RegistryTests {
     @Test func theFollowerReadsTheTopicToItsEndThenFollowsIt() async throws {
         let world = CollectorWorld()
-        let kafka = try Environment.kafka
+        let kafka = try TestServices.kafka
         let topic = world.registryTopic
         let instances = world.instances()
-        let t0 = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+        let t0 = WallClock.milliseconds() - 60_000
         try await world.register(Array(instances.prefix(3)), at: t0)
         // A malformed record, a record keyed by another id, and the deletion of the third instance (a tombstone).
-        try await Environment.blocking {
-            let producer = try KafkaProducer(configuration: kafka, logger: Environment.logger)
+        try await TestServices.blocking {
+            let producer = try KafkaProducer(configuration: kafka, logger: TestServices.logger)
             try producer.send(topic: topic, key: Array("broken".utf8), value: Array(#"{"specversion":"1.0""#.utf8),
                               headers: [KafkaHeader(name: "content-type", string: UsageStandard.structuredContentType)])
             let encoded = InstanceEventEncoder.encode(InstanceEvent(id: "x", source: "/t", time: Timestamp(milliseconds: t0),
@@ -26,12 +28,12 @@ import UsageStandard
             try producer.send(topic: topic, key: Array(instances[2].id.utf8), value: nil)
             try producer.awaitDeliveries()
         }
-        let follower = InstanceRegistryFollower(kafka: kafka, topic: topic, logger: Environment.logger)
+        let follower = InstanceRegistryFollower(kafka: kafka, topic: topic, logger: TestServices.logger)
         let stop = Locked(false)
         let refused = Locked<[String]>([])
         let versionAtCatchUp = Locked(0)
         let running = Task {
-            try await Environment.blocking {
+            try await TestServices.blocking {
                 try follower.run(shouldStop: { stop.value }, onRecord: { _, outcome in
                     if case .failure(let error) = outcome { refused.value.append(error.reason.rawValue) }
                 }, onCaughtUp: { versionAtCatchUp.value = follower.version })
@@ -57,13 +59,13 @@ import UsageStandard
 
     @Test func theWizardMessageIsPublishedAsTheTeamInstance() async throws {
         let world = CollectorWorld()
-        let message = Environment.repository.appendingPathComponent("docs/examples/team-databricks.wizard.json").path
+        let message = TestServices.repository.appendingPathComponent("docs/examples/team-databricks.wizard.json").path
         let process = try world.start(["registry", "publish", "--from-wizard", message, "--instance-topic", world.registryTopic])
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "log: \(world.logFile.path)")
-        let (kafka, topic) = (try Environment.kafka, world.registryTopic)
-        let registry = try await Environment.blocking { try InstanceRegistryFollower.read(kafka: kafka, topic: topic, logger: Environment.logger) }
-        let documented = try String(contentsOf: Environment.repository.appendingPathComponent("docs/examples/team-databricks.instances.jsonl"),
+        let (kafka, topic) = (try TestServices.kafka, world.registryTopic)
+        let registry = try await TestServices.blocking { try InstanceRegistryFollower.read(kafka: kafka, topic: topic, logger: TestServices.logger) }
+        let documented = try String(contentsOf: TestServices.repository.appendingPathComponent("docs/examples/team-databricks.instances.jsonl"),
                                     encoding: .utf8)
         let decoded = InstanceEventDecoder.decode(key: Array("team-gcp".utf8), value: Array(documented.utf8.dropLast()),
                                                   headers: [("content-type", Array(UsageStandard.structuredContentType.utf8))])
@@ -76,7 +78,7 @@ import UsageStandard
 func waitUntil(_ what: String, _ condition: () -> Bool) async throws {
     let deadline = ContinuousClock.now + .seconds(30)
     while !condition() {
-        guard ContinuousClock.now < deadline else { throw SetupError("timed out waiting for \(what)") }
+        guard ContinuousClock.now < deadline else { throw TestSetupError("timed out waiting for \(what)") }
         try await Task.sleep(for: .milliseconds(100))
     }
 }

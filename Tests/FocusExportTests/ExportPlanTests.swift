@@ -86,14 +86,6 @@ struct ExportPlanTests {
         #expect(ExportPlan.replayRevision(of: try period("2026-11-26"), in: [replay]) == 0)
     }
 
-    @Test("retries wait 5 s, 10 s, 20 s ... up to the maximum, and start over after a success")
-    func backoff() {
-        var backoff = RetryBackoff(initial: .seconds(5), maximum: .seconds(60))
-        #expect((1...6).map { _ in backoff.failed() } == [.seconds(5), .seconds(10), .seconds(20), .seconds(40), .seconds(60), .seconds(60)])
-        backoff.succeeded()
-        #expect(backoff.failed() == .seconds(5))
-    }
-
     @Test("the schedule waits while the accounting is far behind: not joined, a partition of unknown or large lag, a sink behind")
     func accountingBacklog() {
         #expect(AccountingBacklog.reason(joined: true, partitionLags: [0, 10_000], sinkLag: 3) == nil)

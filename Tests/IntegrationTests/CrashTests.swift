@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import PostgreSQL
+import TestSupport
 import Testing
 import UsageService
 import UsageSimulation
@@ -13,18 +14,6 @@ import UsageStandard
 @Suite("Real service processes: crashes, joins and leaves", .serialized)
 struct CrashTests {
     static var long: Bool { ProcessInfo.processInfo.environment["FERRIS_LONG_TESTS"] == "1" }
-
-    /// The `ferris-usage` executable built next to the test bundle.
-    static var executable: String {
-        get throws {
-            let directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-            let path = directory.appendingPathComponent("ferris-usage").path
-            guard FileManager.default.isExecutableFile(atPath: path) else {
-                throw TestSetupError("\(path) is missing: build it with 'swift build' before the tests (scripts/test.sh does)")
-            }
-            return path
-        }
-    }
 
     @Test("kill -9 the service at random points while events arrive; every restart resumes; totals stay exact")
     func killAndRestart() async throws {
@@ -174,7 +163,7 @@ struct CrashTests {
         defer { try? FileManager.default.removeItem(at: topologyFile) }
         let (databasePassword, kafkaPassword) = ("db-Secr3t-9431", "kafka-Secr3t-7719")
         // A database that refuses connections, so that the sink reports connection errors naming the URL.
-        let url = "postgresql://usage:\(databasePassword)@127.0.0.1:\(try EndpointTests.freePort())/ferris?sslmode=disable"
+        let url = "postgresql://usage:\(databasePassword)@127.0.0.1:\(try TestServices.freePort())/ferris?sslmode=disable"
         let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: url, logLevel: "debug",
                                      environment: ["FERRIS_KAFKA_SASL_PASSWORD": kafkaPassword, "FERRIS_KAFKA_SASL_USERNAME": "usage"])
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
@@ -231,9 +220,9 @@ struct CrashTests {
         defer { try? FileManager.default.removeItem(at: topologyFile) }
         // A database of its own, so that stopping it disturbs no other test.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id)-db")
-        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        try TestServices.services(["start", "--dir", directory.path, "--postgres-only"])
         defer {
-            try? Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+            try? TestServices.services(["stop", "--dir", directory.path, "--postgres-only"])
             try? FileManager.default.removeItem(at: directory)
         }
         let env = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
@@ -244,14 +233,14 @@ struct CrashTests {
         let third = records.count / 3
         try await world.produce(records.prefix(third).map { $0.outgoing() })
         try await Self.waitUntilAccounted(world, count: third)
-        try Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+        try TestServices.services(["stop", "--dir", directory.path, "--postgres-only"])
         let stoppedAt = ContinuousClock.now
         try await world.produce(records.dropFirst(third).map { $0.outgoing() })
         try await Self.waitUntilAccounted(world, count: records.count)
         let accountedWhileDown = ContinuousClock.now - stoppedAt
         let kafkaWhileDown = try await world.kafkaTotals()
         try await Task.sleep(until: stoppedAt + .seconds(20))
-        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        try TestServices.services(["start", "--dir", directory.path, "--postgres-only"])
         let (kafka, postgres) = try await world.totals(databaseURL: String(databaseURL), seconds: 90)
         kill(service.processIdentifier, SIGTERM)
         service.waitUntilExit()
@@ -267,31 +256,6 @@ struct CrashTests {
         let explanation = missing.isEmpty ? "" : try await world.explain(missing, databaseURL: String(databaseURL))
         #expect(missing == [], "\(explanation)\n\(Self.logTail(world.id))")
         #expect(service.terminationStatus == 0, "clean exit after SIGTERM")
-    }
-
-    /// Runs `ferris-usage services ARGS` to completion. (posix_spawn and waitpid: the database server started
-    /// underneath inherits descriptors, which keeps Foundation's Process from noticing the exit.)
-    static func services(_ arguments: [String]) throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("services-\(UUID().uuidString).log").path
-        defer { unlink(output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = [try executable, "services"] + arguments
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else {
-            throw TestSetupError("could not start \(argv[0])")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        guard status == 0 else {
-            throw TestSetupError("ferris-usage services \(arguments.joined(separator: " ")) failed: \((try? String(contentsOfFile: output, encoding: .utf8)) ?? "")")
-        }
     }
 
     /// A new world with six hours of the three seed scenarios (not produced yet), its topics and a topology file.
@@ -335,7 +299,7 @@ struct CrashTests {
     static func start(topologyFile: String, log: String, member: String? = "a", databaseURL: String? = nil,
                       extra: [String] = [], logLevel: String = "info", environment more: [String: String] = [:]) throws -> Process {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try executable)
+        process.executableURL = URL(fileURLWithPath: try TestServices.executable)
         // Each test's own instance registry (named after its topology file), not the broker's shared one.
         let registry = URL(fileURLWithPath: topologyFile).deletingPathExtension().lastPathComponent + ".instances"
         process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", logLevel,

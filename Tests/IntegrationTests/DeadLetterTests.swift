@@ -1,5 +1,7 @@
 import Foundation
 import Kafka
+import ProcessSupport
+import TestSupport
 import Testing
 import UsageService
 import UsageSimulation
@@ -17,7 +19,7 @@ struct DeadLetterTests {
         let world = World()
         let topic = world.topic("mixed")
         try await world.createTopics([topic], partitions: 2)
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.milliseconds()
         func event(_ tenant: String, _ id: String, at ms: Int64, metric: String = "requests", quantity: Int64 = 1_000_000,
                    unit: String? = nil) -> UsageEvent {
             UsageEvent(id: id, source: "/ferris/mixed/vault", time: Timestamp(milliseconds: ms), tenant: tenant,

@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import Kafka
 import ServiceLifecycle
+import TestSupport
 import Testing
 import UsageEndpoints
 import UsageService
@@ -55,9 +56,9 @@ struct EndpointTests {
     func readinessFollowsStall() async throws {
         // A broker of its own, so that freezing it disturbs no other test.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(TestServices.unique("stall"))
-        try CrashTests.services(["start", "--dir", directory.path])
+        try TestServices.services(["start", "--dir", directory.path])
         defer {
-            try? CrashTests.services(["stop", "--dir", directory.path])
+            try? TestServices.services(["stop", "--dir", directory.path])
             try? FileManager.default.removeItem(at: directory)
         }
         let env = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
@@ -101,7 +102,7 @@ struct EndpointTests {
     func withRunningPipeline(_ configuration: UsagePipelineConfiguration, stallAfter: Duration = .seconds(30),
                              _ body: (Int, UsagePipeline) async throws -> Void) async throws {
         let pipeline = UsagePipeline(configuration: configuration, logger: TestServices.logger)
-        let port = try Self.freePort()
+        let port = try TestServices.freePort()
         let server = OperationsServer.make(pipeline: pipeline, host: "127.0.0.1", port: port, stallAfter: stallAfter,
                                            logger: TestServices.logger)
         let group = ServiceGroup(configuration: .init(services: [pipeline, server], logger: TestServices.logger))
@@ -152,23 +153,9 @@ struct EndpointTests {
     }
 
     static func documentedMetricNames() throws -> Set<String> {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let text = try String(contentsOf: root.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
+        let text = try String(contentsOf: TestServices.repository.appendingPathComponent("docs/openapi.yaml"), encoding: .utf8)
         let regex = /ferris_usage_[a-z_]+/
         return Set(text.matches(of: regex).map { String($0.output) })
     }
 
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-        }
-        guard bound else { throw TestSetupError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
 }

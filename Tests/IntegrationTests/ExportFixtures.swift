@@ -1,24 +1,15 @@
 import FocusExport
 import Foundation
 import PostgreSQL
+import ProcessSupport
 import S3
+import TestSupport
 import Testing
 import UsageStandard
 
 /// The real S3-compatible store (SeaweedFS, started by `scripts/test.sh` through `scripts/seaweedfs.sh`) and the
 /// DuckDB reader the export tests use.
 enum ExportFixtures {
-    static var root: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    }
-
-    static func environment(_ name: String) throws -> String {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-            throw TestSetupError("\(name) is not set: run the tests with scripts/test.sh, which starts SeaweedFS")
-        }
-        return value
-    }
-
     /// The shared store (or the one whose `env` file is in `directory`) and its bucket `ferris-it`, created if needed.
     /// One bucket for all tests (each writes under a prefix of its own): SeaweedFS gives every bucket volumes of its
     /// own, and the test server has few.
@@ -32,7 +23,7 @@ enum ExportFixtures {
             }
         } else {
             for name in ["FERRIS_S3_ENDPOINT", "FERRIS_S3_ACCESS_KEY_ID", "FERRIS_S3_SECRET_ACCESS_KEY"] {
-                values[name] = try environment(name)
+                values[name] = try TestServices.variable(name)
             }
         }
         guard let endpoint = values["FERRIS_S3_ENDPOINT"], let key = values["FERRIS_S3_ACCESS_KEY_ID"],
@@ -66,37 +57,11 @@ enum ExportFixtures {
 
     /// `seaweedfs`, blocking the calling thread.
     static func seaweedfsNow(_ command: String, _ directory: URL) throws {
-        let (status, output) = try run([root.appendingPathComponent("scripts/seaweedfs.sh").path, command, directory.path])
+        let (status, output) = try TestServices.run([TestServices.repository.appendingPathComponent("scripts/seaweedfs.sh").path, command, directory.path])
         guard status == 0 else { throw TestSetupError("scripts/seaweedfs.sh \(command) failed: \(output)") }
     }
 
-    /// Runs `argv` to its end (blocking); returns its exit status and what it printed (stdout and stderr).
-    /// posix_spawn and waitpid rather than Foundation's Process, whose wait did not return here once a child had
-    /// left a server running in the background.
-    static func run(_ argv: [String], environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (Int32, String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).log").path
-        defer { unlink(output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var cArguments = argv.map { strdup($0) } + [nil]
-        var cEnvironment = environment.map { strdup("\($0)=\($1)") } + [nil]
-        defer { for pointer in cArguments + cEnvironment { free(pointer) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, &cEnvironment) == 0 else {
-            throw TestSetupError("could not start \(argv[0])")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
-        // WIFEXITED / WEXITSTATUS
-        return ((status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f), text)
-    }
-
-    static var now: Timestamp { Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)) }
+    static var now: Timestamp { Timestamp(milliseconds: WallClock.milliseconds()) }
 
     /// What DuckDB reads from an exported file (see `scripts/read-focus.py`).
     struct FocusFile: Decodable {
@@ -170,8 +135,8 @@ enum ExportFixtures {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent(TestServices.unique("focus") + ".csv.gz")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (status, output) = try run([try environment("FERRIS_TEST_PYTHON"),
-                                         root.appendingPathComponent("scripts/read-focus.py").path, file.path])
+        let (status, output) = try TestServices.run([try TestServices.variable("FERRIS_TEST_PYTHON"),
+                                         TestServices.repository.appendingPathComponent("scripts/read-focus.py").path, file.path])
         guard status == 0, let data = output.data(using: .utf8) else { throw TestSetupError("read-focus.py failed: \(output)") }
         return try JSONDecoder().decode(FocusFile.self, from: data)
     }

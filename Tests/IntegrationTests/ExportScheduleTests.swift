@@ -2,6 +2,7 @@ import FocusExport
 import Foundation
 import S3
 import ServiceLifecycle
+import TestSupport
 import Testing
 import UsageEndpoints
 import UsageService
@@ -19,12 +20,10 @@ struct ExportScheduleTests {
                                      sinkLag: Int64(counters.sinkLag))
         })
         let status = schedule.status
-        let port = try EndpointTests.freePort()
+        let port = try TestServices.freePort()
         let server = OperationsServer.make(
             pipeline: pipeline, host: "127.0.0.1", port: port,
-            extensions: [OperationsExtension(notReadyReason: { status.notReadyReason }, summary: { status.summary }, samples: {
-                status.samples.map { .init(name: $0.name, help: $0.help, isCounter: $0.isCounter, value: $0.value) }
-            })],
+            extensions: [status.probe],
             logger: TestServices.logger)
         let group = ServiceGroup(configuration: .init(services: [schedule, pipeline, server], logger: TestServices.logger))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -96,9 +95,9 @@ struct ExportScheduleTests {
             var environment = ProcessInfo.processInfo.environment
             environment["FERRIS_S3_ACCESS_KEY_ID"] = store.credentials.accessKeyID
             environment["FERRIS_S3_SECRET_ACCESS_KEY"] = store.credentials.secretAccessKey
-            let argv = [try CrashTests.executable, "export", "--table", table, "--export-to", "s3://\(store.bucket)/\(table)/",
+            let argv = [try TestServices.executable, "export", "--table", table, "--export-to", "s3://\(store.bucket)/\(table)/",
                         "--log-level", "warning"] + arguments
-            return try await TestServices.blocking { [environment] in try ExportFixtures.run(argv, environment: environment) }
+            return try await TestServices.blocking { [environment] in try TestServices.run(argv, environment: environment) }
         }
         let today = ExportPeriod.day(containing: ExportFixtures.now)
         let refused = try await export(["--day", today.name])

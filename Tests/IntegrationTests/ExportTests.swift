@@ -2,6 +2,7 @@ import FocusExport
 import Foundation
 import PostgreSQL
 import S3
+import TestSupport
 import Testing
 import UsageService
 import UsageSimulation

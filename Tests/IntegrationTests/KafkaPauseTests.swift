@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import TestSupport
 import Testing
 
 /// Pausing and resuming, as the PostgreSQL sink does while the database is away, against the real broker.

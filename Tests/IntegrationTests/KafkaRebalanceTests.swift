@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 @testable import Kafka
+import TestSupport
 import Testing
 
 /// The consumer's rebalance handling against the real broker: what it tells the handler and what it believes it owns.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `ferris-usage services start/stop`, the local broker and PostgreSQL of the demo and the tests.
@@ -85,23 +86,6 @@ struct LocalServicesTests {
     /// Runs `ferris-usage services ARGS` to completion; its exit status and its output (stdout and stderr).
     /// (posix_spawn and waitpid: the database server started underneath inherits descriptors.)
     static func services(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("services-\(UUID().uuidString).log").path
-        defer { unlink(output) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = [try CrashTests.executable, "services"] + arguments
-        var cArguments = argv.map { strdup($0) } + [nil]
-        defer { for argument in cArguments { free(argument) } }
-        var pid: pid_t = 0
-        guard posix_spawn(&pid, argv[0], &actions, nil, &cArguments, environ) == 0 else {
-            throw TestSetupError("could not start \(argv[0])")
-        }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return (status, (try? String(contentsOfFile: output, encoding: .utf8)) ?? "")
+        try TestServices.run([try TestServices.executable, "services"] + arguments)
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Kafka
 import PostgreSQL
+import ProcessSupport
+import TestSupport
 import Testing
 import UsagePostgres
 import UsageService
@@ -150,7 +152,7 @@ struct World {
 
 let hourMs: Int64 = 3_600_000
 /// An hour start about a day ago: event times must lie within the accounting horizon of the record timestamps.
-let h13: Int64 = (Int64(Date().timeIntervalSince1970 * 1000) / hourMs - 24) * hourMs
+let h13: Int64 = (WallClock.milliseconds() / hourMs - 24) * hourMs
 
 @Suite("Pipeline end to end against a real broker and PostgreSQL")
 struct PipelineTests {

@@ -1,4 +1,5 @@
 import PostgreSQL
+import TestSupport
 import Testing
 import UsagePostgres
 import UsageService

@@ -1,6 +1,7 @@
 import Foundation
 import Kafka
 import PostgreSQL
+import TestSupport
 import Testing
 import UsageService
 import UsageSimulation

@@ -1,5 +1,6 @@
 import Foundation
 import Kafka
+import TestSupport
 import Testing
 import UsageSimulation
 import UsageStandard
@@ -14,9 +15,9 @@ extension CrashTests {
         defer { try? FileManager.default.removeItem(at: topologyFile) }
         // A database of its own, so that stopping it disturbs no other test.
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("\(world.id)-db")
-        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        try TestServices.services(["start", "--dir", directory.path, "--postgres-only"])
         defer {
-            try? Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+            try? TestServices.services(["stop", "--dir", directory.path, "--postgres-only"])
             try? FileManager.default.removeItem(at: directory)
         }
         let env = try String(contentsOf: directory.appendingPathComponent("env"), encoding: .utf8)
@@ -35,7 +36,7 @@ extension CrashTests {
         let batch = try Self.start(topologyFile: topologyFile.path, log: "\(world.id)-batch", member: nil, databaseURL: databaseURL,
                                    extra: ["--until-caught-up", "--without-postgres"])
         batch.waitUntilExit()
-        try Self.services(["stop", "--dir", directory.path, "--postgres-only"])
+        try TestServices.services(["stop", "--dir", directory.path, "--postgres-only"])
         let stoppedAt = ContinuousClock.now
         let service = try Self.start(topologyFile: topologyFile.path, log: world.id, databaseURL: databaseURL)
         defer { if service.isRunning { kill(service.processIdentifier, SIGKILL) } }
@@ -50,7 +51,7 @@ extension CrashTests {
         let logDuringOutage = try [world.id, "\(world.id)-b"].map { name in
             try String(contentsOf: FileManager.default.temporaryDirectory.appendingPathComponent("\(name).log"), encoding: .utf8)
         }.joined()
-        try Self.services(["start", "--dir", directory.path, "--postgres-only"])
+        try TestServices.services(["start", "--dir", directory.path, "--postgres-only"])
         let (kafka, postgres) = try await world.totals(databaseURL: databaseURL, seconds: 120)
         var stopSeconds: [Double] = []
         for process in [service, second] {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The usage page in a real browser (headless Chromium) and the running server against its OpenAPI document
@@ -49,7 +50,7 @@ struct BrowserAndContractTests {
         })
         #expect(rows.count == totals.count && Set(rows) == expectedRows)
 
-        let screenshot = Tool.root.appendingPathComponent(".build/artifacts/usage-page.png")
+        let screenshot = TestServices.repository.appendingPathComponent(".build/artifacts/usage-page.png")
         try FileManager.default.createDirectory(at: screenshot.deletingLastPathComponent(), withIntermediateDirectories: true)
         try? FileManager.default.removeItem(at: screenshot)
         let shot = try await Tool.run(chromium, flags + ["--screenshot=\(screenshot.path)", url], seconds: 120)
@@ -62,7 +63,7 @@ struct BrowserAndContractTests {
     func schemathesis() async throws {
         let fixture = try await Fixture.shared.value
         let schemathesis = try Tool.find([Tool.toolsDirectory + "/venv/bin/schemathesis", "schemathesis"])
-        let document = Tool.root.appendingPathComponent("docs/openapi.yaml").path
+        let document = TestServices.repository.appendingPathComponent("docs/openapi.yaml").path
         for token in [try await fixture.realm.token(tenant: "hybrid-corp", expiresIn: 3600),
                       try await fixture.realm.token(tenant: nil, roles: [TestRealm.adminRole], expiresIn: 3600)] {
             let (status, output) = try await Tool.run(schemathesis, [

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import UsageAPI
+@testable import UsagePostgres
 import UsageStandard
 
 @Suite("Usage query validation, cursor and SQL (no I/O)")
@@ -79,7 +80,7 @@ struct QueryTests {
         let evil = "x'; DROP TABLE usage_totals; --"
         let query = try UsageQuery.validated(.init(instance: evil, component: evil, provider: evil, window: "day",
                                                    groupBy: ["provider"]), principal: tenant, registry: .v1)
-        let (sql, parameters) = UsageSQL.select(query, from: "usage_totals")
+        let (sql, parameters) = query.totalsQuery.statement(view: "usage_totals")
         #expect(!sql.contains("DROP"))
         #expect(parameters.filter { $0 == .text(evil) }.count == 3)
         #expect(parameters.contains(.text("acme")))

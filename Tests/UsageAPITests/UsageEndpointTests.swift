@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 import UsageStandard
 
@@ -194,7 +195,7 @@ struct UsageEndpointTests {
     @Test("without PostgreSQL: /readyz is 503 and queries get a 503 problem without SQL or connection details")
     func databaseDown() async throws {
         let fixture = try await Fixture.shared.value
-        let port = try HTTP.freePort()
+        let port = try TestServices.freePort()
         let api = try await Fixture.startAPI(realm: fixture.realm, databaseURL: "postgresql://nobody:secret@127.0.0.1:\(port)/none?connect_timeout=2",
                                              table: fixture.table)
         let ready = try await HTTP.get(api + "/readyz")

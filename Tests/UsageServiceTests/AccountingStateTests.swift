@@ -18,7 +18,7 @@ struct AccountingStateTests {
         #expect(plan.totals.map(\.quantity) == [Quantity(micros: 3_000_000)])
         #expect(plan.totals.map(\.status) == [.provisional])
         #expect(plan.checkpoints == [Checkpoint(tp0, nextOffset: 3, rebuildFrom: 0, watermark: Timestamp(milliseconds: base + 30))])
-        state.committed(plan)
+        _ = state.committed(plan)
         #expect(state.delta.totalsWritten == 1 && state.delta.commits == 1 && state.committedOnce)
         #expect(state.commitDue { _ in nil } == .nothing)
     }
@@ -36,7 +36,7 @@ struct AccountingStateTests {
         let planDue = state.plan()
         let plan = try #require(planDue)
         #expect(plan.totals.isEmpty && plan.checkpoints.map(\.nextOffset) == [1])
-        state.committed(plan)
+        _ = state.committed(plan)
         // A keyless record is refused too (never a partial sum per partition).
         guard case .deadLetter(let keyless) = state.read(TestRecord(base, offset: 1, keyed: false)) else {
             Issue.record("a keyless record was accepted")
@@ -55,7 +55,7 @@ struct AccountingStateTests {
         state.commitFailed("broker gone")
         #expect(state.takeClosedWindows().isEmpty)
         #expect(state.commitDue { _ in nil } == .fail("broker gone"))
-        state.lost()
+        _ = state.lost()
         #expect(state.commitDue { _ in nil } == .fail("broker gone"), "losing partitions does not cure a failed commit")
     }
 
@@ -73,7 +73,7 @@ struct AccountingStateTests {
         let behind = try #require(behindDue)
         #expect(behind.totals.isEmpty)
         #expect(behind.checkpoints.map(\.nextOffset) == [3])
-        state.committed(behind)
+        _ = state.committed(behind)
         #expect(state.delta.totalsWritten == 1, "the final sent earlier is counted with the commit")
         // Caught up: the held-back provisional total goes out.
         let caughtUpDue = state.plan(highWatermark: 3)
@@ -86,7 +86,7 @@ struct AccountingStateTests {
         var state = AccountingState(makeFlow: makeTestFlow)
         #expect(state.assigned([tp0, tp1], committed: [tp0: 5], now: now) == .readCheckpoints([tp0]))
         let checkpoint = Checkpoint(tp0, nextOffset: 5, rebuildFrom: 2, watermark: Timestamp(milliseconds: base + 40))
-        let (starts, resumed) = state.restore([tp0: [5: checkpoint, 9: Checkpoint(tp0, nextOffset: 9, rebuildFrom: 2, watermark: nil)]])
+        let (starts, resumed) = state.restored([tp0: [5: checkpoint, 9: Checkpoint(tp0, nextOffset: 9, rebuildFrom: 2, watermark: nil)]])
         #expect(starts == [tp0: 2])
         #expect(resumed.map(\.1) == [checkpoint])
         // Offsets 2 and 3 rebuild the window without counting; nothing is due while it is rebuilt (no checkpoint
@@ -99,7 +99,7 @@ struct AccountingStateTests {
         let rebuiltDue = state.plan()
         let rebuilt = try #require(rebuiltDue)
         #expect(rebuilt.totals.map(\.eventCount) == [3] && rebuilt.checkpoints.isEmpty)
-        state.committed(rebuilt)
+        _ = state.committed(rebuilt)
         state.read(times: [base + 50], from: 5)
         let planDue = state.plan()
         let plan = try #require(planDue)
@@ -116,12 +116,12 @@ struct AccountingStateTests {
         let behindDue = first.plan(highWatermark: 1_003)
         let behind = try #require(behindDue)
         #expect(behind.totals.isEmpty, "1,000 records behind: held back")
-        first.committed(behind)
-        first.revoked([tp0])
+        _ = first.committed(behind)
+        _ = first.revoked([tp0]) { _ in 1_003 }
         let checkpoint = try #require(behind.checkpoints.first)
         var next = AccountingState(makeFlow: makeTestFlow, provisionalLagLimit: 100)
         #expect(next.assigned([tp0], committed: [tp0: 3], now: now) == .readCheckpoints([tp0]))
-        let (starts, _) = next.restore([tp0: [3: checkpoint]])
+        let (starts, _) = next.restored([tp0: [3: checkpoint]])
         next.read(times: [base, base + 10, base + 20], from: starts[tp0] ?? 0)
         let caughtUpDue = next.plan(highWatermark: 3)
         let caughtUp = try #require(caughtUpDue, "the window's total was never emitted: lost until the window closes")
@@ -133,7 +133,7 @@ struct AccountingStateTests {
     func restoreWithoutCheckpoint() {
         var state = AccountingState(makeFlow: makeTestFlow)
         _ = state.assigned([tp0], committed: [tp0: 5], now: now)
-        let (starts, resumed) = state.restore([:])
+        let (starts, resumed) = state.restored([:])
         #expect(starts == [tp0: KafkaOffset.beginning])
         #expect(resumed.count == 1 && resumed[0].1 == nil)
         state.read(times: [base], from: 0)
@@ -147,14 +147,15 @@ struct AccountingStateTests {
         state.read(times: [base, base + 1])
         let planDue = state.plan()
         let plan = try #require(planDue)
-        state.committed(plan)
-        state.revoked([tp0])
+        _ = state.committed(plan)
+        _ = state.revoked([tp0]) { _ in nil }
         #expect(state.slot(of: tp0) == nil)
         #expect(state.assigned([tp0], committed: [tp0: 2], now: now) == .start([tp0: 2]))
         state.read(times: [base + 2], from: 2)
         let keptDue = state.plan()
         #expect(try #require(keptDue).totals.map(\.eventCount) == [3], "the kept window goes on counting")
-        state.revoked([tp0])
+        _ = state.committed(try #require(keptDue))
+        _ = state.revoked([tp0]) { _ in nil }
         #expect(state.assigned([tp0], committed: [tp0: 7], now: now) == .readCheckpoints([tp0]),
                 "another member committed further meanwhile: restore")
     }
@@ -169,7 +170,7 @@ struct AccountingStateTests {
         #expect(state.generation > generation)
         state.read(times: [base])
         state.deadLetterFailed("queue full")
-        state.lost()
+        _ = state.lost()
         #expect(state.partitions.isEmpty)
         #expect(state.commitDue { _ in nil } == .nothing, "the aborted transaction took the failed dead letter with it")
     }

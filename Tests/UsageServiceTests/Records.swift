@@ -1,4 +1,5 @@
 import Kafka
+import Testing
 import UsageStages
 import UsageStandard
 import UsageTopology
@@ -56,7 +57,12 @@ extension AccountingState where Headers == TestHeaders {
     /// Reads `record` on `tp` (which must be assigned).
     mutating func read(_ record: TestRecord, on tp: KafkaTopicPartition = tp0) -> RecordAction {
         guard let slot = slot(of: tp) else { fatalError("\(tp) is not assigned") }
-        return record.value.withUnsafeBytes { value in
+        return read(record, slot: slot)
+    }
+
+    /// Reads `record` as a record of the partition in `slot` (assigned or not).
+    mutating func read(_ record: TestRecord, slot: Int) -> RecordAction {
+        record.value.withUnsafeBytes { value in
             func run(_ key: UnsafeRawBufferPointer?) -> RecordAction {
                 recordRead(IncomingRecord(headers: record.headers, key: key, value: value, timestamp: nil, offset: record.offset),
                            slot: slot)
@@ -71,12 +77,31 @@ extension AccountingState where Headers == TestHeaders {
         for (index, time) in times.enumerated() { _ = read(TestRecord(time, offset: offset + Int64(index)), on: tp) }
     }
 
-    /// The plan of the next commit, failing the test if there is none.
+    /// The plan of the next commit, or nil if there is none.
     mutating func plan(highWatermark: Int64? = nil) -> CommitPlan? {
         switch commitDue(highWatermark: { _ in highWatermark }) {
         case .commit(let plan): return plan
         case .nothing, .fail: return nil
         }
+    }
+
+    /// Restores from `checkpoints` (after `assigned` asked for them): where each partition starts and the checkpoint
+    /// each resumes from; records an issue (and returns nothing) if the state refuses.
+    mutating func restored(_ checkpoints: [KafkaTopicPartition: [Int64: Checkpoint]])
+        -> (starts: [KafkaTopicPartition: Int64], resumed: [(KafkaTopicPartition, Checkpoint?)]) {
+        switch restore(checkpoints) {
+        case .start(let starts, let resumed):
+            return (starts, resumed)
+        case .fail(let reason):
+            Issue.record("restore refused: \(reason)")
+            return ([:], [])
+        }
+    }
+
+    /// Whether a send or commit failed (or an illegal event came): the state is poisoned.
+    var isFailed: Bool {
+        if case .failed = transaction { return true }
+        return false
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import ProcessSupport
 import Testing
 @testable import UsageStandard
 
@@ -82,7 +83,7 @@ struct ControlCharacterTests {
         var spec = EventSpec()
         spec.set("tenant", jsonString(escapes))
         spec.rawMembers = [jsonString("Bad" + escapes) + #":"x""#]
-        spec.set("time", jsonString(Timestamp(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)).rfc3339))
+        spec.set("time", jsonString(Timestamp(milliseconds: WallClock.milliseconds()).rfc3339))
         spec.data = #"{"metric":\#(jsonString(escapes)),"quantity":1,"unit":"Requests"}"#
         let line = String(decoding: spec.record(.structured).value ?? [], as: UTF8.self)
         let input = FileManager.default.temporaryDirectory.appendingPathComponent("validate-\(UInt64.random(in: 0...UInt64.max)).jsonl")

@@ -2,7 +2,9 @@ import Foundation
 import Kafka
 import Logging
 import PostgreSQL
+import ProcessSupport
 import ServiceLifecycle
+import TestSupport
 import Testing
 @testable import UsageAPI
 import UsageService
@@ -27,24 +29,13 @@ struct Fixture: Sendable {
 
     static let shared = Task { try await Fixture.make() }
 
-    static var logger: Logger {
-        var logger = Logger(label: "api-test")
-        logger.logLevel = ProcessInfo.processInfo.environment["FERRIS_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
-        return logger
-    }
-
-    static func environment(_ name: String) throws -> String {
-        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
-            throw TestSetupError("\(name) is not set: run the tests with scripts/test.sh, which starts a broker and PostgreSQL")
-        }
-        return value
-    }
+    static let logger = TestServices.logger("api-test")
 
     private static func make() async throws -> Fixture {
-        let brokers = try environment("FERRIS_BROKERS")
-        let databaseURL = try environment("FERRIS_DATABASE_URL")
+        let brokers = try TestServices.brokers
+        let databaseURL = try TestServices.databaseURL
         let id = "api_\(UInt32.random(in: 0...UInt32.max))_\(getpid())"
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = WallClock.milliseconds()
         let start = Timestamp(milliseconds: (now / 86_400_000 - 1) * 86_400_000)
         let records = UsageSimulator(seed: 42, start: start, hours: 24).records(for: Scenario.all).map { record in
             var moved = record
@@ -109,7 +100,7 @@ struct Fixture: Sendable {
         var configuration = UsageAPIConfiguration(databaseURL: databaseURL, oidc: oidc)
         configuration.table = table
         configuration.host = "127.0.0.1"
-        configuration.port = try HTTP.freePort()
+        configuration.port = try TestServices.freePort()
         configuration.connections = 2
         let server = try UsageAPIServer.make(configuration, logger: logger)
         Task { try await ServiceGroup(services: [server], logger: logger).run() }

@@ -4,6 +4,7 @@ import Hummingbird
 import JWTKit
 import Logging
 import Synchronization
+import TestSupport
 
 /// A stand-in for the Keycloak realm: RSA signing keys, their JWKS served over real HTTP on loopback (it counts
 /// fetches and can rotate keys), and tokens signed the way Keycloak signs them (RS256, kid in the header).
@@ -24,7 +25,7 @@ final class TestRealm: Sendable {
 
     /// A realm serving its JWKS on a free port, with one key, `k1`.
     static func start() async throws -> TestRealm {
-        let realm = TestRealm(port: try HTTP.freePort())
+        let realm = TestRealm(port: try TestServices.freePort())
         try await realm.addKey("k1")
         let router = Router()
         router.get("certs") { _, _ -> Response in

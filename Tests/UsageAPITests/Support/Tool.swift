@@ -1,4 +1,6 @@
 import Foundation
+import ProcessSupport
+import TestSupport
 import UsageService
 
 /// Runs an installed tool (Chromium, schemathesis) as a child process with a time limit.
@@ -9,12 +11,6 @@ enum Tool {
         if let tools = environment["FERRIS_USAGE_TOOLS"], !tools.isEmpty { return tools }
         let cache = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.cache")
         return cache + "/ferris-usage"
-    }
-
-    /// The package's root directory.
-    static var root: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
     }
 
     /// The first of `candidates` that is an executable file, or one found on PATH.

@@ -1,0 +1,174 @@
+import Logging
+import PostgreSQL
+import UsagePostgres
+import UsageStandard
+
+/// Reads the totals to export from PostgreSQL through `CurrentTotalsQueries` (the current figures and the published
+/// re-accountings of one totals table), on a connection of its own, and never writes. Blocking: use it from one
+/// thread at a time.
+final class TotalsSource {
+    /// A period's totals in brief: enough to tell whether they changed since an export.
+    typealias Summary = TotalsSummary
+    /// A published re-accounting.
+    typealias Replay = PublishedReplay
+
+    let table: String
+    private let queries: CurrentTotalsQueries
+    private let url: String
+    private let logger: Logger
+    private var connection: PostgresConnection?
+
+    init(url: String, table: String, logger: Logger) throws(ExportError) {
+        do {
+            queries = try CurrentTotalsQueries(table: table)
+        } catch {
+            throw ExportError(error.message)
+        }
+        self.url = url
+        self.table = table
+        self.logger = logger
+    }
+
+    private func db() throws(PostgresError) -> PostgresConnection {
+        if let connection, connection.isConnected { return connection }
+        let fresh = try PostgresConnection(url: url)
+        connection = fresh
+        return fresh
+    }
+
+    /// The summary of every UTC day in `[from, to)` that has totals, by day name.
+    func daySummaries(from: Timestamp, to: Timestamp) throws(ExportError) -> [String: Summary] {
+        try read("reading the days' totals") { db throws(TotalsQueryError) in try queries.daySummaries(from: from, to: to, on: db) }
+    }
+
+    /// Every published re-accounting, by revision.
+    func publishedReplays() throws(ExportError) -> [Replay] {
+        try read("reading the published replays") { db throws(TotalsQueryError) in try queries.publishedReplays(on: db) }
+    }
+
+    /// One consistent reading of a period: `body` gets its summary, sums per unit and the highest overlapping replay
+    /// revision, and may stream its rows; all from one snapshot (a read-only, repeatable-read transaction).
+    func withSnapshot<T>(of period: ExportPeriod, _ body: (Snapshot) throws(ExportError) -> T) throws(ExportError) -> T {
+        let db = try run("starting a snapshot of \(period)") { db throws(PostgresError) in
+            try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            return db
+        }
+        do {
+            let result = try body(Snapshot(db: db, queries: queries, period: period))
+            try run("reading the totals of \(period)") { db throws(PostgresError) in try db.query("COMMIT") }
+            return result
+        } catch {
+            if db.isConnected { _ = try? db.query("ROLLBACK") }
+            throw error
+        }
+    }
+
+    /// A period read inside one transaction.
+    struct Snapshot {
+        let db: PostgresConnection
+        let queries: CurrentTotalsQueries
+        let period: ExportPeriod
+
+        private func read<T>(_ body: (PostgresConnection) throws(TotalsQueryError) -> T) throws(ExportError) -> T {
+            do {
+                return try body(db)
+            } catch {
+                throw ExportError("reading the totals of \(period): \(error.postgres.map { "\($0)" } ?? error.message)")
+            }
+        }
+
+        /// The period's summary.
+        func summary() throws(ExportError) -> Summary {
+            try read { db throws(TotalsQueryError) in try queries.summary(from: period.start, to: period.end, on: db) }
+        }
+
+        /// The exact sum of the quantities per unit (numeric arithmetic in PostgreSQL, as text).
+        func sums() throws(ExportError) -> [String: String] {
+            try read { db throws(TotalsQueryError) in try queries.sumsPerUnit(from: period.start, to: period.end, on: db) }
+                .mapValues { FocusRow.normalizedDecimal($0.text) }
+        }
+
+        /// The highest published replay revision whose range overlaps the period (0 for none).
+        func replayRevision() throws(ExportError) -> Int64 {
+            try read { db throws(TotalsQueryError) in try queries.replayRevision(overlapping: period.start, to: period.end, on: db) }
+        }
+
+        /// Streams the period's totals in a fixed order (window start, then tenant, instance, component, metric and
+        /// unit in byte order), `batch` rows at a time, through a cursor.
+        func rows(batch: Int = 5000, _ each: ([FocusRow]) throws(ExportError) -> Void) throws(ExportError) {
+            let cursor = try read { db throws(TotalsQueryError) in try queries.figures(from: period.start, to: period.end, on: db) }
+            while true {
+                let figures = try read { _ throws(TotalsQueryError) in try cursor.next(batch) }
+                if figures.isEmpty { break }
+                try each(figures.map(FocusRow.init))
+            }
+        }
+    }
+
+    /// Tries to become the one exporter of `key` (a session lock, released by `unlock` or when the connection ends).
+    func tryLock(_ key: String) throws(ExportError) -> Bool {
+        try run("taking the export lock") { db throws(PostgresError) in
+            try db.query("SELECT pg_try_advisory_lock(hashtext($1))", [.text(key)]).first?[0] == "t"
+        }
+    }
+
+    /// Waits until this is the one exporter of `key`.
+    func lock(_ key: String) throws(ExportError) {
+        try run("taking the export lock") { db throws(PostgresError) in
+            try db.query("SELECT pg_advisory_lock(hashtext($1))", [.text(key)])
+        }
+    }
+
+    /// Releases the lock of `key`.
+    func unlock(_ key: String) {
+        _ = try? connection?.query("SELECT pg_advisory_unlock(hashtext($1))", [.text(key)])
+    }
+
+    /// Runs a query of `queries` on the connection; its errors say what `what` was doing and what to do.
+    private func read<T>(_ what: String, _ body: (PostgresConnection) throws(TotalsQueryError) -> T) throws(ExportError) -> T {
+        let db = try run(what) { db throws(PostgresError) in db }
+        do {
+            return try body(db)
+        } catch {
+            throw Self.exportError(what, error, names: queries.names)
+        }
+    }
+
+    @discardableResult
+    private func run<T>(_ what: String, _ body: (PostgresConnection) throws(PostgresError) -> T) throws(ExportError) -> T {
+        do {
+            return try body(try db())
+        } catch {
+            if error.sqlState == "42P01" {
+                throw Self.exportError(what, TotalsQueryError(.missingTables, error.message, postgres: error), names: queries.names)
+            }
+            throw ExportError("\(what): \(error)")
+        }
+    }
+
+    /// The export's wording of a failed query.
+    private static func exportError(_ what: String, _ error: TotalsQueryError, names: TotalsTableName) -> ExportError {
+        guard let postgres = error.postgres else { return ExportError("\(what): \(error.message)") }
+        if error.kind == .missingTables {
+            return ExportError("\(what): the view \(names.view) or \(names.replays) does not exist in this database: point --database-url at the service's database and the topology's sinks.table at its totals (\(postgres.message))")
+        }
+        return ExportError("\(what): \(postgres)")
+    }
+}
+
+extension FocusRow {
+    /// A current figure as the export writes it (date-times in whole seconds, every value as text).
+    init(_ figure: CurrentFigure) {
+        self.init(chargePeriodStart: FocusExporter.seconds(figure.windowStart), chargePeriodEnd: FocusExporter.seconds(figure.windowEnd),
+                  quantity: figure.quantity.text, unit: figure.unit, tenant: figure.tenant, instance: figure.instance,
+                  component: figure.component, hostProvider: figure.provider, metric: figure.metric,
+                  eventCount: String(figure.eventCount), status: figure.status.rawValue, revision: String(figure.revision))
+    }
+}
+
+extension TotalsSummary {
+    /// The fingerprint of these totals read from `table` with `replayRevision`.
+    func fingerprint(table: String, replayRevision: Int64) -> ExportManifest.Source {
+        ExportManifest.Source(table: table, rows: rows, events: events, replayRevision: replayRevision)
+    }
+}
