@@ -71,6 +71,10 @@ let package = Package(
         // state machine.
         .target(name: "UsageCollector", dependencies: ["UsageStandard", "ProcessSupport", .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/UsageCollector"),
+        // Prices and costs: the price book (versions, SKUs, tiers, contracts), its file format, and exact rating of
+        // totals into FOCUS costs.
+        .target(name: "UsagePricing", dependencies: ["UsageStandard", .product(name: "Yams", package: "Yams")],
+                path: "Sources/Stages/UsagePricing"),
 
         // Stores: the standard's data where it is kept.
         // The totals in PostgreSQL, and the only code that knows their tables and views: schema and migrations, the
@@ -80,6 +84,10 @@ let package = Package(
         // translates the deployment wizard's configuration message.
         .target(name: "UsageRegistry", dependencies: ["Kafka", "UsageStandard", .product(name: "Logging", package: "swift-log")],
                 path: "Sources/Stores/UsageRegistry"),
+        // Price books on Kafka: the compacted prices topic read into every book's history, and publications of a new
+        // revision that keep the history's rule (standard, section 14).
+        .target(name: "UsagePriceBooks", dependencies: ["Kafka", "UsagePricing", "UsageStandard", .product(name: "Logging", package: "swift-log")],
+                path: "Sources/Stores/UsagePriceBooks"),
 
         // Services: the long-running parts of a process.
         // The accounting: the consume -> aggregate -> sink -> commit loop (a state machine and its driver) and its sinks.
@@ -139,6 +147,7 @@ let package = Package(
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
             "UsageService", "UsageEndpoints", "UsageAPI", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
             "Kafka", "ProcessSupport", "UsageStandard", "FocusExport", "S3", "UsageRegistry", "UsageCollector", "UsageCollectorService",
+            "UsagePricing", "UsagePriceBooks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -165,6 +174,8 @@ let package = Package(
         .testTarget(name: "UsageServiceTests", dependencies: ["UsageService", "UsageStages", "UsageStandard", "UsageTopology", "Kafka"]),
         .testTarget(name: "FocusExportTests", dependencies: ["FocusExport", "S3", "UsageStandard"]),
         .testTarget(name: "UsageCollectorTests", dependencies: ["UsageCollector", "UsageRegistry", "UsageStandard"]),
+        .testTarget(name: "UsagePricingTests", dependencies: ["UsagePricing", "UsageStandard"]),
+        .testTarget(name: "UsagePriceBooksTests", dependencies: ["UsagePriceBooks", "UsagePricing", "UsageStandard"]),
         .testTarget(name: "CollectorIntegrationTests", dependencies: [
             "Kafka", "ProcessSupport", "TestSupport", "UsageCollector", "UsageRegistry", "UsageService", "UsageStandard",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -183,6 +194,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "Kafka", "PostgreSQL", "ProcessSupport", "TestSupport", "UsagePostgres", "UsageService", "UsageEndpoints",
             "UsageSimulation", "UsageStandard", "UsageTopology", "UsageStages", "UsageRegistry", "FocusExport", "S3",
+            "UsagePricing", "UsagePriceBooks",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),

@@ -17,7 +17,7 @@ The layers, bottom to top, and the layers a target of each may depend on (beside
     Wrappers     safe Swift over the C libraries      Shims, Support
     Standard     the Usage Tracking Standard, no I/O  nothing
     Stages       pure logic on the standard           Standard, Support
-    Stores       the standard's data in Kafka and     Wrappers, Standard, Support
+    Stores       the standard's data in Kafka and     Stages, Wrappers, Standard, Support
                  PostgreSQL
     Services     the long-running parts of a process  Stores, Stages, Standard, Wrappers, Support
     Development  simulation and local servers for the Stages, Standard, Wrappers, Support
@@ -26,10 +26,11 @@ The layers, bottom to top, and the layers a target of each may depend on (beside
 
 Why this order: Support (ProcessSupport) imports nothing of the package and is used from Wrappers up, so it sits
 just above the C shims; only Wrappers touch C. Standard and Stages stay free of I/O (Stages may use Support's clock
-and backoff values). Development sits above Services so that no production module can import it (a Services target
-depending on Development is a violation), and below the CLI, its only user in Sources/ (the tests and benchmarks
-are outside Sources/ and not drawn). Every allowed layer is lower than the layer itself, so the graph has no cycles
-between layers. After any change to Package.swift, run this script and commit docs/architecture/.
+and backoff values); Stores may keep a model of the Stages (the price book), never the other way round.
+Development sits above Services so that no production module can import it (a Services target depending on
+Development is a violation), and below the CLI, its only user in Sources/ (the tests and benchmarks are outside
+Sources/ and not drawn). Every allowed layer is lower than the layer itself, so the graph has no cycles between
+layers. After any change to Package.swift, run this script and commit docs/architecture/.
 
 Python 3 standard library only; needs `swift` and Graphviz's `dot` (Debian package graphviz) on PATH.
 """
@@ -53,7 +54,7 @@ LAYERS = [
     ("Wrappers", "safe Swift over the C libraries", ["Shims", "Support"]),
     ("Standard", "the Usage Tracking Standard, no I/O", []),
     ("Stages", "pure logic on the standard", ["Standard", "Support"]),
-    ("Stores", "the standard's data in Kafka and PostgreSQL", ["Wrappers", "Standard", "Support"]),
+    ("Stores", "the standard's data in Kafka and PostgreSQL", ["Stages", "Wrappers", "Standard", "Support"]),
     ("Services", "the long-running parts of a process", ["Stores", "Stages", "Standard", "Wrappers", "Support"]),
     ("Development", "demo, tests and benchmarks only", ["Stages", "Standard", "Wrappers", "Support"]),
     ("CLI", "the ferris-usage command",

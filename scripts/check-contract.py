@@ -192,6 +192,47 @@ for name, broken_mapping in {
     if collector_validator.is_valid(broken_mapping):
         problem(f"collector schema accepts a mapping with {name}")
 
+# Price books (standard v1.2, section 14): the example, and what the schema must refuse (the loader, tested in
+# UsagePricingTests, checks the same example and the rules a schema cannot express).
+price_validator = validator("price-book.v1.schema.json")
+price_book = yaml.safe_load((DOCS.parent / "examples" / "price-book.yaml").read_text())
+for error in price_validator.iter_errors(price_book):
+    problem(f"examples/price-book.yaml: {error.message}")
+for name, mutate in {
+    "a negative price": lambda b: b["versions"][0]["prices"][0].update(unitPrice="-0.1"),
+    "a lower-case currency": lambda b: b.update(currency="eur"),
+    "a metric outside the registry": lambda b: b["versions"][0]["prices"][0].update(metric="gpu_seconds"),
+    "the unit of another metric": lambda b: b["versions"][0]["prices"][0].update(unit="Requests"),
+    "both unitPrice and tiers": lambda b: b["versions"][0]["prices"][0].update(tiers=[{"from": 0, "unitPrice": "1"}]),
+    "a price in exponent notation": lambda b: b["versions"][0]["prices"][0].update(unitPrice="1e-5"),
+    "a contract without terms": lambda b: b["versions"][0].update(contracts=[{"tenant": "solo"}]),
+    "an unknown key": lambda b: b.update(prices=[]),
+}.items():
+    broken_book = copy.deepcopy(price_book)
+    mutate(broken_book)
+    if price_validator.is_valid(broken_book):
+        problem(f"price-book schema accepts a book with {name}")
+
+# Price book events: the example book published as ferris-usage prices publish sends it, and what the event schema
+# must refuse.
+price_event_validator = validator("price-book-event.v1.schema.json")
+price_event = {"specversion": "1.0", "id": f"{price_book['priceBook']}#{price_book['revision']}", "source": "/ferris-usage/prices",
+               "type": "net.ferrislabs.usage.pricebook.v1", "time": "2026-12-01T09:30:00.000Z", "subject": price_book["priceBook"],
+               "datacontenttype": "application/json", "data": price_book}
+for error in price_event_validator.iter_errors(price_event):
+    problem(f"price book event of examples/price-book.yaml: {error.message}")
+for name, mutate in {
+    "the instance type": lambda e: e.update(type="net.ferrislabs.instance.v1"),
+    "an id without the revision": lambda e: e.update(id=price_book["priceBook"]),
+    "data_base64": lambda e: e.update(data_base64="e30="),
+    "another content type": lambda e: e.update(datacontenttype="text/plain"),
+    "a book without versions": lambda e: e["data"].pop("versions"),
+}.items():
+    broken_event = copy.deepcopy(price_event)
+    mutate(broken_event)
+    if price_event_validator.is_valid(broken_event):
+        problem(f"price-book-event schema accepts an event with {name}")
+
 # AsyncAPI 3.0.
 api = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
 
@@ -264,6 +305,6 @@ for name, message in api.get("components", {}).get("messages", {}).items():
 for line in problems:
     print(f"contract: {line}", file=sys.stderr)
 print(f"contract: {len(schemas)} schemas, {checked_cases} type-system cases, {len(examples)} example scenarios, {len(instance_files)} instance examples, "
-      f"{len(topologies)} topologies, 1 collector mapping, "
+      f"{len(topologies)} topologies, 1 collector mapping, 1 price book, "
       f"{len(api.get('channels', {}))} AsyncAPI channels checked; {len(problems)} problems")
 sys.exit(1 if problems else 0)

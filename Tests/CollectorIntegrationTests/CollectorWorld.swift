@@ -82,19 +82,7 @@ struct CollectorWorld {
 
     /// Starts `ferris-usage ARGUMENTS` with the broker in its environment, output appended to the world's log file.
     func start(_ arguments: [String]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestServices.executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["FERRIS_BROKERS"] = try TestServices.variable("FERRIS_BROKERS")
-        process.environment = environment
-        let descriptor = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        guard descriptor >= 0 else { throw TestSetupError("cannot open \(logFile.path)") }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
+        try TestServices.launch(arguments, environment: ["FERRIS_BROKERS": try TestServices.brokers], logFile: logFile)
     }
 
     /// Starts the collector on this world's registry and cursor topics.

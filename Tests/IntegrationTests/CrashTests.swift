@@ -298,27 +298,16 @@ struct CrashTests {
     /// with dynamic membership (a clean exit leaves the group at once, so its partitions move without delay).
     static func start(topologyFile: String, log: String, member: String? = "a", databaseURL: String? = nil,
                       extra: [String] = [], logLevel: String = "info", environment more: [String: String] = [:]) throws -> Process {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestServices.executable)
         // Each test's own instance registry (named after its topology file), not the broker's shared one.
         let registry = URL(fileURLWithPath: topologyFile).deletingPathExtension().lastPathComponent + ".instances"
-        process.arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", logLevel,
-                             "--instance-topic", registry]
+        let arguments = ["run", "--topology", topologyFile, "--commit-interval-ms", "200", "--log-level", logLevel,
+                         "--instance-topic", registry]
             + (member.map { ["--member-id", $0] } ?? []) + ["--http-port", "0"] + extra
-        var environment = ProcessInfo.processInfo.environment
-        environment["FERRIS_BROKERS"] = try TestServices.brokers
-        environment["FERRIS_DATABASE_URL"] = try databaseURL ?? TestServices.databaseURL
+        var environment = ["FERRIS_BROKERS": try TestServices.brokers, "FERRIS_DATABASE_URL": try databaseURL ?? TestServices.databaseURL]
         environment.merge(more) { $1 }
-        process.environment = environment
         // Appending: several processes of one test share the file.
-        let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("\(log).log")
-        let descriptor = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
-        guard descriptor >= 0 else { throw TestSetupError("cannot open \(logFile.path)") }
-        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        return process
+        return try TestServices.launch(arguments, environment: environment,
+                                       logFile: FileManager.default.temporaryDirectory.appendingPathComponent("\(log).log"))
     }
 
     func renamed(_ scenario: Scenario, _ suffix: String) -> Scenario {

@@ -119,7 +119,7 @@ struct TotalsQueriesTests {
         #expect(days == ["2026-11-25": TotalsSummary(rows: 3, provisional: 0, events: 8),
                          "2026-11-26": TotalsSummary(rows: 1, provisional: 1, events: 2)])
         #expect(summary == TotalsSummary(rows: 3, provisional: 0, events: 8))
-        #expect(sums == ["Core-Seconds": ExactDecimal("8.800001")])
+        #expect(sums == ["Core-Seconds": DecimalText("8.800001")])
         #expect(replay == 0)
         #expect(figures.map(\.count) == [2, 1])
         #expect(figures.joined().map { "\($0.windowStart.rfc3339) \($0.tenant) \($0.component) \($0.quantity) \($0.status) \($0.provider ?? "-") \($0.revision)" } == [

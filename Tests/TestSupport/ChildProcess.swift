@@ -52,4 +52,20 @@ extension TestServices {
             throw TestSetupError("ferris-usage services \(arguments.joined(separator: " ")) failed: \(output)")
         }
     }
+
+    /// Starts `ferris-usage ARGUMENTS` in the background with `environment` added to the test's, its output appended
+    /// to `logFile` (several processes of one test may share the file).
+    public static func launch(_ arguments: [String], environment more: [String: String] = [:], logFile: URL) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(more) { $1 }
+        let descriptor = open(logFile.path, O_WRONLY | O_APPEND | O_CREAT, 0o644)
+        guard descriptor >= 0 else { throw TestSetupError("cannot open \(logFile.path)") }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
 }

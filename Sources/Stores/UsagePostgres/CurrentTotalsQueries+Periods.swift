@@ -47,7 +47,7 @@ public struct CurrentFigure: Equatable, Sendable {
     public var tenant, instance, component, metric: String
     public var windowStart, windowEnd: Timestamp
     /// The exact quantity (as PostgreSQL prints the view's `numeric(38, 6)`, six decimals).
-    public var quantity: ExactDecimal
+    public var quantity: DecimalText
     public var unit: String
     public var eventCount: Int64
     /// `final` or `provisional`.
@@ -100,13 +100,13 @@ extension CurrentTotalsQueries {
     }
 
     /// The exact sum of the quantities of the current figures of hours starting in `[from, to)`, per unit.
-    public func sumsPerUnit(from: Timestamp, to: Timestamp, on connection: PostgresConnection) throws(TotalsQueryError) -> [String: ExactDecimal] {
+    public func sumsPerUnit(from: Timestamp, to: Timestamp, on connection: PostgresConnection) throws(TotalsQueryError) -> [String: DecimalText] {
         let rows = try run("summing the period's quantities", """
             SELECT unit, sum(quantity)::text FROM \(names.view) WHERE window_start >= $1 AND window_start < $2 GROUP BY unit
             """, [.text(from.rfc3339), .text(to.rfc3339)], on: connection)
-        var result: [String: ExactDecimal] = [:]
+        var result: [String: DecimalText] = [:]
         for row in rows {
-            if let unit = row[0], let sum = row[1] { result[unit] = ExactDecimal(sum) }
+            if let unit = row[0], let sum = row[1] { result[unit] = DecimalText(sum) }
         }
         return result
     }
@@ -152,7 +152,7 @@ extension CurrentTotalsQueries {
                     throw .unexpectedRow("reading the period's totals (a column NULL that must have a value?)", row, names: queries.names)
                 }
                 return CurrentFigure(tenant: tenant, instance: instance, component: component, metric: metric,
-                                     windowStart: start, windowEnd: end, quantity: ExactDecimal(quantity), unit: unit,
+                                     windowStart: start, windowEnd: end, quantity: DecimalText(quantity), unit: unit,
                                      eventCount: count, status: status, provider: row[7], revision: revision)
             }
         }

@@ -71,7 +71,7 @@ public struct TotalsSummaryRow: Sendable, Equatable {
     public var tenant, instance, component, provider: String?
     public var metric, unit: String
     /// The exact sum (trailing zeros trimmed).
-    public var quantity: ExactDecimal
+    public var quantity: DecimalText
     /// The sum of the figures' event counts.
     public var eventCount: Int64
     /// `final` when every hourly figure in the row is, else `provisional`.
@@ -176,7 +176,7 @@ extension TotalsSummaryQuery {
                 throw .unexpectedRow("summing the current totals", row, names: names)
             }
             var summary = TotalsSummaryRow(windowStart: start, windowEnd: end, metric: metric, unit: unit,
-                                           quantity: ExactDecimal(quantity), eventCount: count,
+                                           quantity: DecimalText(quantity), eventCount: count,
                                            status: final == "t" ? .final : .provisional, position: [])
             var values: [String] = []
             for (index, column) in groupBy.enumerated() {
