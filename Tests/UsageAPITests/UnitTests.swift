@@ -60,7 +60,7 @@ struct QueryTests {
     func grouping() throws {
         let query = try UsageQuery.validated(.init(groupBy: ["status", "metric", "tenant", "status"]), principal: admin, registry: .v1)
         #expect(query.groupBy == [.tenant, .status])
-        #expect(query.sortKeyCount == 1 + 2 + 2)
+        #expect(query.totalsQuery.positionLength == 1 + 2 + 2)
     }
 
     @Test("a cursor round-trips with its own query only; a tampered one is refused")

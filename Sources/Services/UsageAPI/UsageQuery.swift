@@ -102,7 +102,7 @@ struct UsageQuery: Sendable, Equatable {
             query.pageSize = size
         }
         if let cursor = parameters.cursor {
-            query.after = try PageCursor.decode(cursor, fingerprint: query.fingerprint, keyCount: query.sortKeyCount)
+            query.after = try PageCursor.decode(cursor, fingerprint: query.fingerprint, keyCount: query.totalsQuery.positionLength)
         }
         return query
     }
@@ -118,9 +118,6 @@ struct UsageQuery: Sendable, Equatable {
             throw .invalid(name, "'\(name)' is longer than \(maximumNameLength) characters: no \(name) has such a name")
         }
     }
-
-    /// How many values a row's sort key has: the window start (unless one window), the group columns, metric, unit.
-    var sortKeyCount: Int { (window == .total ? 0 : 1) + groupBy.count + 2 }
 
     /// Identifies everything but the page, so that a cursor is only used with the query that made it.
     var fingerprint: String {
