@@ -88,7 +88,6 @@ struct SinkStateIllegalEventTests {
     func endOffsetsFailedUnasked() async {
         await #expect(processExitsWith: .failure) {
             var state = SinkState()
-            _ = state.accountingFinished(now: .now)
             _ = state.endOffsetsFailed(now: .now)
         }
     }

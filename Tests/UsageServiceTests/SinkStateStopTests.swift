@@ -22,15 +22,17 @@ struct SinkStateStopTests {
 
     // MARK: Graceful stop
 
-    @Test("a graceful stop waits for the accounting to finish, then ends once everything assigned is read and written")
+    @Test("a graceful stop waits for the accounting to finish, asks the end offsets, then ends once everything below them is read and written")
     func gracefulStop() {
         var state = SinkState()
         #expect(state.stopRequested(now: start) == .none)
         #expect(state.lifecycle == .stopping(deadline: start + .seconds(10)))
         #expect(state.next(now: start) == .poll(timeout: .milliseconds(100)), "the accounting still runs: no end check")
-        #expect(state.accountingFinished(now: start) == .none)
-        #expect(state.finish == .accountingFinished)
-        #expect(state.next(now: start) == .checkCaughtUp(assignmentAtEnd: true, readUpTo: nil))
+        #expect(state.accountingFinished(now: start) == .askEndOffsets)
+        #expect(state.finish == .askingEnds)
+        #expect(state.next(now: start) == .poll(timeout: .milliseconds(100)), "no end check before the ends are known")
+        #expect(state.endOffsets(ends, now: start) == .none)
+        #expect(state.next(now: start) == .checkCaughtUp(readUpTo: ends))
         #expect(state.caughtUp(false) == .none)
         #expect(state.next(now: start) == .poll(timeout: .milliseconds(100)), "asked once per poll")
         state.read(totals, offset: 3, total: total(3))
@@ -40,7 +42,7 @@ struct SinkStateStopTests {
         #expect(state.next(now: start) == .write(retrying: false))
         #expect(state.written() == .commit([KafkaCommittedOffset(totals, offset: 4)]))
         #expect(state.lifecycle == .stopping(deadline: start + .seconds(10)), "a write keeps the stop and its deadline")
-        #expect(state.next(now: start) == .checkCaughtUp(assignmentAtEnd: true, readUpTo: nil), "checked as soon as it is written")
+        #expect(state.next(now: start) == .checkCaughtUp(readUpTo: ends), "checked as soon as it is written")
         #expect(state.caughtUp(true) == .stop)
         #expect(state.lifecycle == .done)
     }
@@ -85,7 +87,7 @@ struct SinkStateStopTests {
         #expect(state.accountingFinished(now: start) == .none, "asked once")
         #expect(state.endOffsets(ends, now: start) == .none)
         #expect(state.finish == .ends(ends, warnAt: start + .seconds(30)))
-        #expect(state.next(now: start) == .checkCaughtUp(assignmentAtEnd: false, readUpTo: ends))
+        #expect(state.next(now: start) == .checkCaughtUp(readUpTo: ends))
         #expect(state.caughtUp(false) == .none)
         #expect(state.next(now: start) == .poll(timeout: .milliseconds(100)))
         state.read(totals, offset: 9, total: total(9))
@@ -94,7 +96,7 @@ struct SinkStateStopTests {
         state.polled(records: 0)
         #expect(state.next(now: start).isWrite)
         #expect(state.written() == .commit([KafkaCommittedOffset(totals, offset: 10)]))
-        #expect(state.next(now: start) == .checkCaughtUp(assignmentAtEnd: false, readUpTo: ends))
+        #expect(state.next(now: start) == .checkCaughtUp(readUpTo: ends))
         #expect(state.caughtUp(true) == .stop)
         #expect(state.lifecycle == .done)
     }
@@ -136,16 +138,16 @@ struct SinkStateStopTests {
         #expect(warnings == 1)
     }
 
-    @Test("a graceful stop while caught-up reading ends on either check; the end offsets asked still count")
+    @Test("a graceful stop while caught-up reading ends once read up to the end offsets asked")
     func stopWhileUntilCaughtUp() {
         var state = SinkState(untilCaughtUp: true)
         #expect(state.stopRequested(now: start) == .none)
         #expect(state.next(now: start) == .poll(timeout: .milliseconds(100)))
         #expect(state.accountingFinished(now: start) == .askEndOffsets)
-        #expect(state.next(now: start) == .checkCaughtUp(assignmentAtEnd: true, readUpTo: nil), "the ends are being asked")
+        #expect(state.next(now: start) == .poll(timeout: .milliseconds(100)), "the ends are being asked: no end check yet")
         #expect(state.endOffsets(ends, now: start) == .none)
         state.polled(records: 0)
-        #expect(state.next(now: start) == .checkCaughtUp(assignmentAtEnd: true, readUpTo: ends))
+        #expect(state.next(now: start) == .checkCaughtUp(readUpTo: ends))
         #expect(state.caughtUp(true) == .stop)
     }
 
@@ -158,7 +160,7 @@ struct SinkStateStopTests {
         #expect(state.next(now: start).isWrite)
         _ = state.writeFailed(now: start)
         #expect(state.revoked([totals]) == .none, "not paused yet: nothing to resume")
-        #expect(state.next(now: start) == .checkCaughtUp(assignmentAtEnd: false, readUpTo: ends))
+        #expect(state.next(now: start) == .checkCaughtUp(readUpTo: ends))
     }
 
     // MARK: Other transitions

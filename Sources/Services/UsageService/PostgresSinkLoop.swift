@@ -111,11 +111,9 @@ final class PostgresSinkLoop {
             state.polled(records: records)
             publishLag(consumer)
         case .askEndOffsets:
-            return try perform(askEndOffsets(), consumer)
-        case .checkCaughtUp(let assignmentAtEnd, let readUpTo):
-            let caughtUp = (assignmentAtEnd && consumer.hasReachedEnd(of: consumer.assignment))
-                || readUpTo.map { consumer.hasRead(upTo: $0) } ?? false
-            return try perform(state.caughtUp(caughtUp), consumer)
+            return try perform(askEndOffsets(consumer), consumer)
+        case .checkCaughtUp(let readUpTo):
+            return try perform(state.caughtUp(consumer.hasRead(upTo: readUpTo)), consumer)
         case .warnEndHeldBack(let ends):
             logger.warning("""
                 PostgreSQL sink: the totals topic's end is not reached 30 s after the accounting finished; \
@@ -127,11 +125,13 @@ final class PostgresSinkLoop {
         return true
     }
 
-    /// Asks the broker the totals topic's end offsets (`SinkState.accountingFinished` says why then).
-    private func askEndOffsets() -> SinkState.Action {
-        guard let admin else { return state.endOffsetsFailed(now: clock.now) }
+    /// Asks the broker the end offsets of the totals partitions this sink reads (all of them until caught up, else its
+    /// assignment); `SinkState.accountingFinished` says why then.
+    private func askEndOffsets(_ consumer: KafkaConsumer) -> SinkState.Action {
         do {
-            let ends = try admin.endOffsets(of: partitions)
+            let client = try admin ?? KafkaAdmin(configuration: configuration.kafka, logger: logger)
+            admin = client
+            let ends = try client.endOffsets(of: state.untilCaughtUp ? partitions : Array(consumer.assignment))
             return state.endOffsets(ends, now: clock.now)
         } catch {
             let action = state.endOffsetsFailed(now: clock.now)
@@ -196,7 +196,7 @@ final class PostgresSinkLoop {
         do {
             try consumer.commit(offsets)
         } catch {
-            switch state.commitRefused(notMember: error.isNotGroupMember, outsideGroup: admin != nil) {
+            switch state.commitRefused(notMember: error.isNotGroupMember, outsideGroup: state.untilCaughtUp) {
             case .silent:
                 break
             case .say:

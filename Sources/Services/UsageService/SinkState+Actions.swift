@@ -25,9 +25,9 @@ extension SinkState {
         case askEndOffsets
         /// Say asking the end offsets failed; they are asked again in the given time.
         case retryEndOffsets(in: Duration)
-        /// Report to `caughtUp` whether every assigned partition is read to its end (`assignmentAtEnd`) or every
-        /// partition is read up to `readUpTo` (either suffices).
-        case checkCaughtUp(assignmentAtEnd: Bool, readUpTo: [KafkaTopicPartition: Int64]?)
+        /// Report to `caughtUp` whether every partition is read up to `readUpTo` (the end offsets asked of the broker
+        /// after the accounting's last transaction).
+        case checkCaughtUp(readUpTo: [KafkaTopicPartition: Int64])
         /// Say the totals topic's end is not reached 30 s after the accounting finished: an open transaction of
         /// another ferris-usage holds it back until it commits or aborts.
         case warnEndHeldBack([KafkaTopicPartition: Int64])

@@ -11,7 +11,7 @@ import UsageStandard
 /// in those polls instead of spinning; reading pauses while a full batch waits or writes fail, so memory stays bounded.
 ///
 /// Two enums hold the state. `lifecycle` is how writing goes; `finish` is how the run may end besides a stop (the
-/// accounting loop finishing, and with `untilCaughtUp` the totals topic's end offsets asked of the broker after it).
+/// accounting loop finishing, then the totals topic's end offsets asked of the broker after it).
 /// The bulk data (totals and offsets read, per partition) are plain stored properties, so a read copies no enum
 /// payload. What each event does in each state (`!`: cannot happen: asserts in debug builds, and in release does what
 /// the row's note says; events not listed change nothing in that state):
@@ -26,11 +26,10 @@ import UsageStandard
 ///
 /// | finish             | accountingFinished(now:)          | endOffsets(_:now:)     | endOffsetsFailed(now:) | next(now:)        |
 /// |--------------------|-----------------------------------|------------------------|------------------------|-------------------|
-/// | accountingRunning  | untilCaughtUp: askingEnds, ask; else accountingFinished | ! none | ! none       | -                 |
-/// | accountingFinished | none                              | ! none                 | ! none                 | stop check        |
+/// | accountingRunning  | askingEnds, ask                   | ! none                 | ! none                 | -                 |
 /// | endsToAsk(at)      | none                              | ! none                 | ! none                 | askingEnds, ask at `at` |
-/// | askingEnds         | none                              | ends(warnAt: +30 s)    | endsToAsk(+1 s)        | stop check        |
-/// | ends(warnAt)       | none                              | ! none                 | ! none                 | end check; warn at warnAt, once |
+/// | askingEnds         | none                              | ends(warnAt: +30 s)    | endsToAsk(+1 s)        | -                 |
+/// | ends(warnAt)       | none                              | ! none                 | ! none                 | end check (until caught up, or stopping); warn at warnAt, once |
 ///
 /// `read` and `polled` only record data; `revoked` and `assigned` may pause or resume; `caughtUp` answers a
 /// `checkCaughtUp` (true: done, stop); `commitRefused` answers a refused commit in any state.
@@ -60,14 +59,12 @@ struct SinkState {
     enum Finish: Equatable {
         /// The accounting loop still runs.
         case accountingRunning
-        /// The accounting loop finished (a graceful stop may end once everything is read and written).
-        case accountingFinished
-        /// `untilCaughtUp`: the end offsets are to be asked of the broker at `at` (again, after a failure).
+        /// The accounting loop finished: the end offsets are to be asked of the broker at `at` (again, after a failure).
         case endsToAsk(at: ContinuousClock.Instant)
-        /// `untilCaughtUp`: the driver asks the broker the end offsets.
+        /// The accounting loop finished: the driver asks the broker the end offsets.
         case askingEnds
-        /// `untilCaughtUp`: the run ends once everything below these offsets is written; if that takes until
-        /// `warnAt`, say that another producer's open transaction holds the end back (once).
+        /// The run (until caught up, or a graceful stop) ends once everything below these offsets is written; if that
+        /// takes until `warnAt`, say that another producer's open transaction holds the end back (once).
         case ends([KafkaTopicPartition: Int64], warnAt: ContinuousClock.Instant?)
     }
 
@@ -250,16 +247,12 @@ struct SinkState {
         }
     }
 
-    /// The accounting loop finished (committed its last transaction) at `now`. With `untilCaughtUp` the end offsets
-    /// are asked now, so every total it wrote lies below them. (Ends seen in fetch responses may predate that
-    /// transaction when the machine is busy: a sink that trusted them stopped before copying it.) Repeated calls
-    /// change nothing.
+    /// The accounting loop finished (committed its last transaction) at `now`: the end offsets are asked now, so every
+    /// total it wrote lies below them, for a run until caught up and for a graceful stop alike. (A partition's end as
+    /// the consumer last saw it may predate that transaction: a sink that trusted it stopped before copying it.)
+    /// Repeated calls change nothing.
     mutating func accountingFinished(now: ContinuousClock.Instant) -> Action {
         guard finish == .accountingRunning, lifecycle != .done else { return .none }
-        guard untilCaughtUp else {
-            finish = .accountingFinished
-            return .none
-        }
         finish = .askingEnds
         return .askEndOffsets
     }
@@ -346,16 +339,13 @@ struct SinkState {
         case stopped
     }
 
-    /// The check that may end the loop now, if any: a graceful stop once the accounting finished and everything
-    /// assigned is read; with `untilCaughtUp`, once everything below the end offsets is read. Both need nothing
+    /// The end check `next` asks for, if any: once the broker's end offsets after the accounting's last transaction
+    /// are known, in a run until caught up or a graceful stop (a stop without them ends at its deadline). Needs nothing
     /// pending.
     private var caughtUpCheck: Action? {
-        var atEnd = false
-        if case .stopping = lifecycle, finish != .accountingRunning { atEnd = true }
-        var upTo: [KafkaTopicPartition: Int64]?
-        if case .ends(let targets, _) = finish { upTo = targets }
-        guard atEnd || upTo != nil else { return nil }
-        return .checkCaughtUp(assignmentAtEnd: atEnd, readUpTo: upTo)
+        guard case .ends(let targets, _) = finish else { return nil }
+        let stopping = if case .stopping = lifecycle { true } else { false }
+        return untilCaughtUp || stopping ? .checkCaughtUp(readUpTo: targets) : nil
     }
 
     /// Pauses reading while writes fail with something pending or while `maxBatch` totals wait; resumes otherwise.
