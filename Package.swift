@@ -103,7 +103,7 @@ let package = Package(
         ], path: "Sources/Services/UsageEndpoints"),
         // FOCUS export: closed days and months of PostgreSQL's totals as FOCUS files in S3, and its schedule.
         .target(name: "FocusExport", dependencies: [
-            "PostgreSQL", "ProcessSupport", "UsagePostgres", "UsageStandard", "S3",
+            "Kafka", "PostgreSQL", "ProcessSupport", "UsagePostgres", "UsagePriceBooks", "UsagePricing", "UsageStandard", "S3",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "CompressNIO", package: "compress-nio"),
             .product(name: "NIOCore", package: "swift-nio"),
@@ -123,7 +123,7 @@ let package = Package(
         // page, OIDC bearer auth with tenant isolation. Server code generated from docs/openapi.yaml
         // (Sources/Services/UsageAPI/openapi.yaml links to it).
         .target(name: "UsageAPI", dependencies: [
-            "PostgreSQL", "ProcessSupport", "UsagePostgres", "UsageStandard",
+            "Kafka", "PostgreSQL", "ProcessSupport", "UsagePostgres", "UsagePriceBooks", "UsagePricing", "UsageStandard",
             .product(name: "OpenAPIRuntime", package: "swift-openapi-runtime"),
             .product(name: "OpenAPIHummingbird", package: "swift-openapi-hummingbird"),
             .product(name: "Hummingbird", package: "hummingbird"),
@@ -147,7 +147,7 @@ let package = Package(
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
             "UsageService", "UsageEndpoints", "UsageAPI", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
             "Kafka", "ProcessSupport", "UsageStandard", "FocusExport", "S3", "UsageRegistry", "UsageCollector", "UsageCollectorService",
-            "UsagePricing", "UsagePriceBooks",
+            "UsagePricing", "UsagePriceBooks", "PostgreSQL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -182,8 +182,8 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "UsageAPITests", dependencies: [
-            "UsageAPI", "PostgreSQL", "ProcessSupport", "TestSupport", "UsagePostgres", "UsageService", "UsageSimulation",
-            "UsageStandard", "UsageTopology", "Kafka",
+            "UsageAPI", "PostgreSQL", "ProcessSupport", "TestSupport", "UsagePostgres", "UsagePriceBooks", "UsagePricing",
+            "UsageService", "UsageSimulation", "UsageStandard", "UsageTopology", "Kafka",
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "CryptoExtras", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),

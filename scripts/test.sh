@@ -34,11 +34,22 @@ fi
 eval "$(.build/debug/ferris-usage services start --dir "$state")"
 eval "$(scripts/seaweedfs.sh start "$state/s3")"
 eval "$(scripts/prometheus.sh start "$state/prometheus")"
-# The FOCUS export tests read their files back with DuckDB from this Python.
+# The FOCUS export tests read their files back with DuckDB from this Python; the cost test leaves its last files here.
 export FERRIS_TEST_PYTHON="$TOOLS_DIR/venv/bin/python"
+export FERRIS_TEST_FOCUS_DIR="$state/focus"
 echo "test services: broker $FERRIS_BROKERS, database $FERRIS_DATABASE_URL, S3 $FERRIS_S3_ENDPOINT, Prometheus $FERRIS_PROMETHEUS_URL" >&2
 
 swift test "$@"
+
+# The FinOps Foundation's validator (FOCUS 1.2 rules) on the files the export cost test left, with what the export
+# claims (docs/focus-conformance.md); it fails on any failed MUST rule. A run that skipped that test has no files.
+if [ -d "$FERRIS_TEST_FOCUS_DIR" ]; then
+  scripts/focus-validate.sh --applicability-criteria USAGE_MEASUREMENT_SUPPORTED,SUB_ACCOUNT_SUPPORTED,BILLING_BASED_ON_PROVISIONED_RESOURCES_SUPPORTED,RESOURCE_TYPE_ASSIGNMENT_SUPPORTED,UNIT_PRICING_SUPPORTED,NEGOTIATED_PRICING_SUPPORTED \
+    "$FERRIS_TEST_FOCUS_DIR"
+elif [ $# -eq 0 ]; then
+  echo "the export cost test left no FOCUS files in $FERRIS_TEST_FOCUS_DIR to validate" >&2
+  exit 1
+fi
 
 if [ $# -eq 0 ]; then
   # After the tests, not beside them: they run on the same two cores, and their exactness and stop tests are what

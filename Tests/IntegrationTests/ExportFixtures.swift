@@ -5,6 +5,7 @@ import ProcessSupport
 import S3
 import TestSupport
 import Testing
+import UsagePricing
 import UsageStandard
 
 /// The real S3-compatible store (SeaweedFS, started by `scripts/test.sh` through `scripts/seaweedfs.sh`) and the
@@ -42,12 +43,21 @@ enum ExportFixtures {
         return configuration
     }
 
-    /// An export of `table` to `s3://<bucket>/<table>/` with the default topology's grace period and idle timeout.
-    static func configuration(table: String, store: S3Configuration, partSize: Int = 5 << 20) throws -> ExportConfiguration {
+    /// An export of `table` to `s3://<bucket>/<table>/` with the default topology's grace period and idle timeout,
+    /// rated with `books` (default: the seed scenarios' book, `examples/price-book.yaml`).
+    static func configuration(table: String, store: S3Configuration, partSize: Int = 5 << 20,
+                              books: [PriceBook]? = nil) throws -> ExportConfiguration {
         ExportConfiguration(databaseURL: try TestServices.databaseURL, table: table,
                             destination: try S3Location("s3://\(store.bucket)/\(table)/"), s3: store,
-                            closing: ClosingRule(graceMilliseconds: 3_600_000, idleMilliseconds: 600_000), partSize: partSize,
+                            closing: ClosingRule(graceMilliseconds: 3_600_000, idleMilliseconds: 600_000),
+                            prices: .books(try books ?? [examplePriceBook()]), partSize: partSize,
                             initialRetryDelay: .milliseconds(100), maximumRetryDelay: .milliseconds(400))
+    }
+
+    /// The seed scenarios' price book, `examples/price-book.yaml`.
+    static func examplePriceBook() throws -> PriceBook {
+        let path = TestServices.repository.appendingPathComponent("examples/price-book.yaml").path
+        return try PriceBook.parse(try String(contentsOfFile: path, encoding: .utf8), file: path)
     }
 
     /// Runs `scripts/seaweedfs.sh start|stop DIR` (a store of the test's own).
@@ -76,8 +86,14 @@ enum ExportFixtures {
         var fileSHA256: String
         var contentSHA256: String
 
+        /// The value of column `name` in every row.
+        func column(_ name: String) throws -> [String?] {
+            guard let i = columns.firstIndex(where: { $0.name == name }) else { throw TestSetupError("no column \(name)") }
+            return rows.map { $0[i] }
+        }
+
         /// The rows as comparable values: start, end, quantity, unit, tenant, instance, component, provider, metric,
-        /// event count, status, revision.
+        /// event count, status, revision. The rows of a total split over price tiers are added up into one.
         var totals: [ExportedTotal] {
             get throws {
                 let index = Dictionary(uniqueKeysWithValues: columns.enumerated().map { ($1.name, $0) })
@@ -85,7 +101,7 @@ enum ExportFixtures {
                     guard let i = index[name] else { throw TestSetupError("no column \(name)") }
                     return row[i]
                 }
-                return try rows.map { row in
+                let split = try rows.map { row in
                     guard let start = try text(row, "ChargePeriodStart").flatMap(Timestamp.parse),
                           let end = try text(row, "ChargePeriodEnd").flatMap(Timestamp.parse),
                           let quantity = try text(row, "ConsumedQuantity"),
@@ -95,10 +111,24 @@ enum ExportFixtures {
                     }
                     return ExportedTotal(start: start, end: end, quantity: quantity, unit: try text(row, "ConsumedUnit") ?? "",
                                          tenant: try text(row, "SubAccountId") ?? "", instance: try text(row, "ResourceId") ?? "",
-                                         component: try text(row, "ServiceName") ?? "", provider: try text(row, "HostProviderName"),
+                                         component: try text(row, "ServiceName") ?? "", provider: try text(row, "x_HostProviderName"),
                                          metric: try text(row, "x_Metric") ?? "", events: count, status: try text(row, "x_Status") ?? "",
                                          revision: revision)
                 }
+                var merged: [ExportedTotal] = []
+                for part in split {
+                    guard let last = merged.last, last.start == part.start, last.tenant == part.tenant,
+                          last.instance == part.instance, last.component == part.component, last.metric == part.metric,
+                          last.unit == part.unit else {
+                        merged.append(part)
+                        continue
+                    }
+                    guard case .success(let a) = Quantity.parse(last.quantity), case .success(let b) = Quantity.parse(part.quantity),
+                          let sum = a.adding(b) else { throw TestSetupError("cannot add \(last.quantity) and \(part.quantity)") }
+                    merged[merged.count - 1].quantity = ExportedTotal.sixDecimals(sum)
+                    merged[merged.count - 1].events += part.events
+                }
+                return merged
             }
         }
     }
@@ -117,12 +147,18 @@ enum ExportFixtures {
         }
 
         init(_ total: UsageTotal) {
-            let micros = String(total.quantity.micros % 1_000_000)
-            let text = "\(total.quantity.micros / 1_000_000)." + String(repeating: "0", count: 6 - micros.count) + micros
-            self.init(start: total.windowStart, end: total.windowEnd, quantity: text, unit: total.unit,
+            self.init(start: total.windowStart, end: total.windowEnd, quantity: Self.sixDecimals(total.quantity), unit: total.unit,
                       tenant: total.key.tenant, instance: total.key.instance, component: total.key.component,
                       provider: total.provider, metric: total.key.metric, events: total.eventCount,
                       status: total.status.rawValue, revision: total.revision)
+        }
+
+        /// A quantity as text with six decimals, as DuckDB prints DECIMAL(38, 6).
+        static func sixDecimals(_ quantity: Quantity) -> String {
+            let sign = quantity.micros < 0 ? "-" : ""
+            let magnitude = quantity.micros.magnitude
+            let micros = String(magnitude % 1_000_000)
+            return sign + "\(magnitude / 1_000_000)." + String(repeating: "0", count: 6 - micros.count) + micros
         }
 
         var description: String {
@@ -139,6 +175,26 @@ enum ExportFixtures {
                                          TestServices.repository.appendingPathComponent("scripts/read-focus.py").path, file.path])
         guard status == 0, let data = output.data(using: .utf8) else { throw TestSetupError("read-focus.py failed: \(output)") }
         return try JSONDecoder().decode(FocusFile.self, from: data)
+    }
+
+    /// The data file (gzip CSV) of `revision` of `period`, as stored.
+    static func dataFile(_ period: ExportPeriod, revision: Int64, store: S3Configuration, layout: ExportLayout) async throws -> [UInt8] {
+        try await TestServices.blocking {
+            let client = try S3Client(store)
+            guard let bytes = try client.getObject(layout.manifestKey(period, revision: revision)),
+                  let key = try ExportManifest.decode(bytes).files.first?.key, let data = try client.getObject(key) else {
+                throw TestSetupError("no data file for \(period) revision \(revision)")
+            }
+            return data
+        }
+    }
+
+    /// Runs `scripts/focus-recompute.py BOOK FILES...` (DuckDB recomputes every cost from the book and the rows):
+    /// its exit status and output.
+    static func recompute(book: String, files: [URL]) async throws -> (status: Int32, output: String) {
+        let python = try TestServices.variable("FERRIS_TEST_PYTHON")
+        let script = TestServices.repository.appendingPathComponent("scripts/focus-recompute.py").path
+        return try await TestServices.blocking { try TestServices.run([python, script, book] + files.map(\.path)) }
     }
 
     /// The manifest and DuckDB's reading of the data file of `revision` of `period`.
@@ -161,8 +217,8 @@ enum ExportFixtures {
     }
 
     /// A table shaped like the view `usage_totals` (only the columns the export may depend on) and its replays
-    /// table, with `rows` final totals spread over the hours of `day`: some quantities of 30 integer digits (beyond a
-    /// double's precision), every tenth without a host provider, names that need CSV quoting, and instance names of
+    /// table, with `rows` final totals spread over the hours of `day`: some quantities of 19 significant digits (beyond
+    /// a double's precision, within the standard's quantity), every tenth without a host provider, names that need CSV quoting, and instance names of
     /// `randomHex` (a multiple of 32) random hex digits (that gzip cannot shrink, for files of a given size).
     static func createTotals(_ table: String, day: ExportPeriod, rows: Int, randomHex: Int = 32) async throws {
         let url = try TestServices.databaseURL
@@ -170,6 +226,24 @@ enum ExportFixtures {
     }
 
     private static func createTotalsNow(_ table: String, day: ExportPeriod, rows: Int, randomHex: Int, url: String) throws {
+        let db = try createEmptyTotals(table, url: url)
+        try db.query("""
+            INSERT INTO \(table) (tenant, instance, component, metric, window_start, window_end, quantity, unit, event_count,
+                                  status, host_provider, revision)
+            SELECT 'tenant-' || (i % 97) || CASE WHEN i % 13 = 0 THEN ', "quoted"' ELSE '' END,
+                   'inst-' || (SELECT string_agg(md5(i || ':' || g || random()), '') FROM generate_series(1, $3::int / 32) AS g), (ARRAY['kafka', 'minio', 'vault', 'presto'])[1 + i % 4], 'metric-' || (i / 97),
+                   $1::timestamptz + ((i % 24) || ' hours')::interval, $1::timestamptz + ((i % 24 + 1) || ' hours')::interval,
+                   (CASE WHEN i % 1000 = 0 THEN '9123456789012.' ELSE (i * 31 % 100000)::text || '.' END
+                     || lpad((i * 7919 % 1000000)::text, 6, '0'))::numeric, (ARRAY['Core-Seconds', 'GiB-Hours', 'Requests'])[1 + i % 3],
+                   1 + i % 50, 'final', CASE WHEN i % 10 = 0 THEN NULL ELSE 'gcp' END, 0
+            FROM generate_series(1, $2) AS i
+            """, [.text(day.start.rfc3339), .text(String(rows)), .text(String(randomHex))])
+    }
+
+    /// Creates `table` shaped like the view `usage_totals` (the columns the export reads) and its replays table,
+    /// both empty.
+    @discardableResult
+    static func createEmptyTotals(_ table: String, url: String) throws -> PostgresConnection {
         let db = try PostgresConnection(url: url)
         try db.query("""
             CREATE TABLE \(table) (tenant text, instance text, component text, metric text, window_start timestamptz,
@@ -180,17 +254,7 @@ enum ExportFixtures {
             CREATE TABLE \(table)_replays (revision bigserial PRIMARY KEY, range_start timestamptz, range_end timestamptz,
                 tenant text, published_at timestamptz)
             """)
-        try db.query("""
-            INSERT INTO \(table) (tenant, instance, component, metric, window_start, window_end, quantity, unit, event_count,
-                                  status, host_provider, revision)
-            SELECT 'tenant-' || (i % 97) || CASE WHEN i % 13 = 0 THEN ', "quoted"' ELSE '' END,
-                   'inst-' || (SELECT string_agg(md5(i || ':' || g || random()), '') FROM generate_series(1, $3::int / 32) AS g), (ARRAY['kafka', 'minio', 'vault', 'presto'])[1 + i % 4], 'metric-' || (i / 97),
-                   $1::timestamptz + ((i % 24) || ' hours')::interval, $1::timestamptz + ((i % 24 + 1) || ' hours')::interval,
-                   (CASE WHEN i % 1000 = 0 THEN '123456789012345678901234567890.' ELSE (i * 31 % 100000)::text || '.' END
-                     || lpad((i * 7919 % 1000000)::text, 6, '0'))::numeric, (ARRAY['Core-Seconds', 'GiB-Hours', 'Requests'])[1 + i % 3],
-                   1 + i % 50, 'final', CASE WHEN i % 10 = 0 THEN NULL ELSE 'gcp' END, 0
-            FROM generate_series(1, $2) AS i
-            """, [.text(day.start.rfc3339), .text(String(rows)), .text(String(randomHex))])
+        return db
     }
 
     /// The totals of `day` in `table` as PostgreSQL holds them, and the exact sums per unit PostgreSQL computes.

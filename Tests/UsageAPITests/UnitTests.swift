@@ -93,7 +93,9 @@ struct QueryTests {
         let row = UsageRow(windowStart: "2026-11-25T13:00:00Z", windowEnd: "2026-11-25T14:00:00Z", tenant: "a,\"b\"\nc",
                            metric: "requests", unit: "Requests", quantity: "-1.5", eventCount: 3, status: "final", sortKey: [])
         #expect(UsageCSV.render([row], of: query, focus: false)
-            == "window_start,window_end,tenant,metric,quantity,unit,event_count,status\r\n2026-11-25T13:00:00Z,2026-11-25T14:00:00Z,\"a,\"\"b\"\"\nc\",requests,-1.5,Requests,3,final\r\n")
+            == "window_start,window_end,tenant,metric,quantity,unit,event_count,status,currency,cost,list_cost,cost_status,unpriced_reasons\r\n2026-11-25T13:00:00Z,2026-11-25T14:00:00Z,\"a,\"\"b\"\"\nc\",requests,-1.5,Requests,3,final,,,,unavailable,\r\n")
+        #expect(UsageCSV.render([row], of: query, focus: true)
+            == "ChargePeriodStart,ChargePeriodEnd,ChargeCategory,SubAccountId,x_Metric,ConsumedQuantity,ConsumedUnit,x_EventCount,x_Status\r\n2026-11-25T13:00:00Z,2026-11-25T14:00:00Z,Usage,\"a,\"\"b\"\"\nc\",requests,-1.5,Requests,3,final\r\n")
     }
 
     @Test("CSV is chosen only when preferred over JSON")

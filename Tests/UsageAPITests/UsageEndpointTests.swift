@@ -104,12 +104,14 @@ struct UsageEndpointTests {
         #expect(csv.status == 200)
         #expect(csv.header("Content-Type")?.hasPrefix("text/csv") == true)
         let lines = csv.text.split(separator: "\r\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
-        #expect(lines.first == ["window_start", "window_end", "instance", "component", "provider", "metric", "quantity", "unit", "event_count", "status"])
+        #expect(lines.first == ["window_start", "window_end", "instance", "component", "provider", "metric", "quantity", "unit", "event_count",
+                                "status", "currency", "cost", "list_cost", "cost_status", "unpriced_reasons"])
         let names = ["windowStart", "windowEnd", "instance", "component", "provider", "metric", "quantity", "unit"]
         let jsonLines: [[String]] = rows.map { row in
             let fields: [String] = names.map { row[$0] as? String ?? "" }
             let count = String(row["eventCount"] as? Int ?? -1)
-            return fields + [count, row["status"] as? String ?? ""]
+            let costs = ["status", "currency", "cost", "listCost", "costStatus"].map { row[$0] as? String ?? "" }
+            return fields + [count] + costs + [(row["unpricedReasons"] as? [String] ?? []).joined(separator: " ")]
         }
         #expect(Array(lines.dropFirst()) == jsonLines)
         let focusCSV = try await HTTP.get(fixture.api + "/v1/usage/focus?" + query, token: token, headers: ["Accept": "text/csv"])

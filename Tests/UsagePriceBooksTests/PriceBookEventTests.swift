@@ -51,6 +51,11 @@ struct PriceBookEventTests {
         #expect(read.book == book.withoutPositions)
         #expect(read.book.versions.map(\.id) == ["2026-11a", "2026-11b"])
         #expect(read.book.table() == book.table(), "the same prices, exactly")
+        // A book for named tenants keeps them.
+        var named = book
+        named.tenants = ["hybrid-corp", "team-analytics"]
+        let namedEvent = PriceBookEvent(book: named, time: at("2026-12-01T09:30:00Z"))
+        #expect(decode(PriceBookEventEncoder.encode(namedEvent)) == .success(.publication(namedEvent)))
     }
 
     @Test("the id is <book>#<revision> whenever it is sent; key, subject, type and content type are the standard's")

@@ -1,18 +1,23 @@
 import ArgumentParser
 import Foundation
+import Kafka
 import Logging
 import ProcessSupport
 import ServiceLifecycle
 import UsageAPI
+import UsagePriceBooks
 
 struct APICommand: AsyncParsableCommand, EnvironmentDefaults {
     static let configuration = CommandConfiguration(
         commandName: "api",
-        abstract: "Serve the usage API (/v1/usage, /v1/usage/focus, /v1/metrics, /v1/instances) and the usage page (/).",
+        abstract: "Serve the usage API (/v1/usage, /v1/usage/focus, /v1/metrics, /v1/prices, /v1/instances) and the usage page (/).",
         discussion: """
-            Reads the current totals from PostgreSQL only (it needs no Kafka, so it keeps answering while Kafka is
-            down). Every request needs an OIDC access token of the ferrisDX Keycloak realm: its tenant claim limits
-            the answer to that tenant, the admin role sees all. docs/openapi.yaml describes the API.
+            Reads the current totals from PostgreSQL only, so it keeps answering while Kafka is down. With --brokers \
+            it also reads the price books from the prices topic (every --prices-refresh-seconds, keeping the last \
+            good books while Kafka is away) and answers usage with its cost; without, costs are unavailable.
+
+            Every request needs an OIDC access token of the ferrisDX Keycloak realm: its tenant claim limits the \
+            answer to that tenant, the admin role sees all. docs/openapi.yaml describes the API.
             """)
 
     @Option(help: "PostgreSQL URL, e.g. postgresql://user@host:5432/db (env FERRIS_DATABASE_URL).")
@@ -29,6 +34,19 @@ struct APICommand: AsyncParsableCommand, EnvironmentDefaults {
 
     @Option(help: "PostgreSQL connections (and query threads).")
     var connections = 4
+
+    @Option(help: "Kafka bootstrap servers to read the price books from (env FERRIS_BROKERS). Without them, usage is answered without costs.")
+    var brokers: String?
+
+    @Option(help: "The compacted price book topic (env FERRIS_PRICE_TOPIC). Default: \(PriceBookTopic.defaultTopic).")
+    var priceTopic: String?
+
+    @Option(help: "Seconds between two reads of the price book topic.")
+    var pricesRefreshSeconds = 30
+
+    @Option(name: .customLong("kafka"),
+            help: "A librdkafka property name=value for reading the prices, repeatable (e.g. security.protocol=SASL_SSL; env FERRIS_KAFKA_SECURITY_PROTOCOL=SASL_SSL).")
+    var kafkaProperties: [String] = []
 
     /// How requests are authenticated.
     enum Authentication: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -71,6 +89,8 @@ struct APICommand: AsyncParsableCommand, EnvironmentDefaults {
         .string("FERRIS_DATABASE_URL", \.databaseURL),
         .string("FERRIS_TOTALS_TABLE", \.table),
         .int("FERRIS_API_PORT", \.port),
+        .string("FERRIS_BROKERS", \.brokers),
+        .string("FERRIS_PRICE_TOPIC", \.priceTopic),
         .choice("FERRIS_API_AUTH", \.auth),
         .string("FERRIS_OIDC_ISSUER", \.issuer),
         .string("FERRIS_OIDC_AUDIENCE", \.audience),
@@ -90,9 +110,19 @@ struct APICommand: AsyncParsableCommand, EnvironmentDefaults {
         configuration.port = port ?? configuration.port
         configuration.connections = connections
         configuration.tokenCookie = tokenCookie
+        if let brokers {
+            guard pricesRefreshSeconds > 0 else { throw CLIError("--prices-refresh-seconds must be positive") }
+            var kafka = KafkaConfiguration(try ConnectionOptions.kafkaProperties(flags: kafkaProperties))
+            kafka["bootstrap.servers"] = brokers
+            var prices = PriceBookSource(kafka: kafka)
+            prices.topic = priceTopic ?? prices.topic
+            prices.refreshInterval = .seconds(pricesRefreshSeconds)
+            configuration.prices = prices
+        }
         let server = try UsageAPIServer.make(configuration, logger: logger)
         logger.info("usage API listening", metadata: ["address": "\(host):\(configuration.port)", "table": "\(configuration.table)",
-                                                      "auth": "\(configuration.oidc == nil ? "none" : "oidc")"])
+                                                      "auth": "\(configuration.oidc == nil ? "none" : "oidc")",
+                                                      "prices": "\(configuration.prices.map { "\($0.topic) on \(brokers ?? "")" } ?? "none (no --brokers)")"])
         try await ProcessServices.run([server], shutdownTimeout: .seconds(shutdownTimeoutSeconds), logger: logger)
     }
 

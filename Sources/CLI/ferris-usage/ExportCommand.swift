@@ -5,6 +5,7 @@ import Logging
 import ProcessSupport
 import S3
 import UsageService
+import UsagePriceBooks
 import UsageStandard
 import UsageTopology
 
@@ -22,8 +23,7 @@ struct ExportCommand: AsyncParsableCommand, EnvironmentDefaults {
             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), and FERRIS_S3_SESSION_TOKEN for temporary ones.
             """)
 
-    @Option(help: "PostgreSQL URL of the service's database (env FERRIS_DATABASE_URL).")
-    var databaseURL: String?
+    @OptionGroup var connection: ConnectionOptions
 
     @Option(help: "Topology file: its sinks.table, grace period and idle timeout are used (env FERRIS_TOPOLOGY). Default: the built-in default topology.")
     var topology: String?
@@ -45,7 +45,6 @@ struct ExportCommand: AsyncParsableCommand, EnvironmentDefaults {
     @OptionGroup var logging: LogOptions
 
     static let environmentDefaults: [EnvironmentDefault<Self>] = [
-        .string("FERRIS_DATABASE_URL", \.databaseURL),
         .string("FERRIS_TOPOLOGY", \.topology),
     ]
 
@@ -60,7 +59,7 @@ struct ExportCommand: AsyncParsableCommand, EnvironmentDefaults {
             throw CLIError("name what to export: --day YYYY-MM-DD, --month YYYY-MM (both repeatable) or --closed")
         }
         let logger = logging.makeLogger(label: "ferris-usage.export")
-        guard let url = databaseURL else {
+        guard let url = connection.databaseURL else {
             throw CLIError("no database: pass --database-url postgresql://... or set FERRIS_DATABASE_URL")
         }
         var flow = Topology.standard
@@ -72,7 +71,7 @@ struct ExportCommand: AsyncParsableCommand, EnvironmentDefaults {
             }
         }
         if let table { flow.sinks.table = table }
-        guard var configuration = try destination.configuration(databaseURL: url, topology: flow) else {
+        guard var configuration = try destination.configuration(databaseURL: url, topology: flow, connection: connection) else {
             throw CLIError("no destination: pass --export-to s3://bucket/prefix/ or set FERRIS_EXPORT_TO")
         }
         let partLogger = logger
@@ -122,16 +121,33 @@ struct ExportOptions: EnvironmentDefaults {
     @Option(help: "Files above this many MiB are sent as multipart uploads in parts of this size (at least 5).")
     var exportPartMib = 16
 
+    @Option(name: .customLong("price-book"),
+            help: "A price book file to rate the export with, repeatable. Default: the current books on the prices topic (needs --brokers).")
+    var priceBooks: [String] = []
+
+    @Option(help: "The compacted price book topic (env FERRIS_PRICE_TOPIC). Default: ferris.usage.prices.")
+    var priceTopic: String?
+
     static let environmentDefaults: [EnvironmentDefault<Self>] = [
         .string("FERRIS_EXPORT_TO", \.exportTo),
         .string("FERRIS_S3_ENDPOINT", \.s3Endpoint),
         .string("FERRIS_S3_REGION", \.s3Region),
         .choice("FERRIS_S3_ADDRESSING", \.s3Addressing),
         .string("FERRIS_S3_CA_FILE", \.s3CAFile),
+        .string("FERRIS_PRICE_TOPIC", \.priceTopic),
     ]
 
+    /// Where the price books come from: the files given, else the prices topic on the brokers.
+    func prices(connection: ConnectionOptions) throws -> PriceSource {
+        if !priceBooks.isEmpty { return .books(try priceBooks.map(PricesCommand.loadOrExit)) }
+        guard let brokers = connection.brokers else {
+            throw CLIError("no price books: the export rates every row; pass --price-book FILE or --brokers host:port (the prices topic's books; or set FERRIS_BROKERS)")
+        }
+        return .topic(try connection.kafkaConfiguration(brokers: brokers), topic: priceTopic ?? PriceBookTopic.defaultTopic)
+    }
+
     /// The export configuration, or nil when no destination is given.
-    func configuration(databaseURL: String, topology: Topology) throws -> ExportConfiguration? {
+    func configuration(databaseURL: String, topology: Topology, connection: ConnectionOptions) throws -> ExportConfiguration? {
         guard let destination = exportTo else { return nil }
         let location = try S3Location(destination)
         let region = s3Region ?? "us-east-1"
@@ -149,7 +165,7 @@ struct ExportOptions: EnvironmentDefaults {
         return ExportConfiguration(
             databaseURL: databaseURL, table: topology.sinks.table, destination: location, s3: s3,
             closing: ClosingRule(graceMilliseconds: topology.window.graceMilliseconds, idleMilliseconds: topology.window.idleMilliseconds ?? 0),
-            partSize: exportPartMib << 20,
+            prices: try prices(connection: connection), partSize: exportPartMib << 20,
             recheckMilliseconds: topology.policy.maxEventAgeMilliseconds + topology.window.graceMilliseconds + 86_400_000)
     }
 }

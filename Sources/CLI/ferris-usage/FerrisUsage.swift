@@ -43,11 +43,17 @@ struct ConnectionOptions: EnvironmentDefaults {
     /// The librdkafka properties from `FERRIS_KAFKA_<NAME>` environment variables (`FERRIS_KAFKA_SASL_PASSWORD` is
     /// `sasl.password`: lower case, `_` for `.`; how a Kubernetes Secret reaches the service), then `--kafka` flags.
     func extraKafkaProperties() throws -> [String: String] {
+        try Self.kafkaProperties(flags: kafkaProperties)
+    }
+
+    /// The librdkafka properties from `FERRIS_KAFKA_<NAME>` environment variables, then the `--kafka name=value`
+    /// flags `flags` (which win).
+    static func kafkaProperties(flags: [String]) throws -> [String: String] {
         var result: [String: String] = [:]
         for (name, value) in environment(prefix: "FERRIS_KAFKA_") {
             result[name.lowercased().replacingOccurrences(of: "_", with: ".")] = value
         }
-        for property in kafkaProperties {
+        for property in flags {
             let parts = property.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, !parts[0].isEmpty else {
                 throw CLIError("--kafka '\(property)' is not name=value")

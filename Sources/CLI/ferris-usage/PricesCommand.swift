@@ -1,8 +1,10 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgreSQL
 import ProcessSupport
 import UsagePriceBooks
+import UsagePostgres
 import UsagePricing
 import UsageStandard
 
@@ -35,21 +37,61 @@ struct PricesCommand: ParsableCommand {
         }
     }
 
-    struct Check: ParsableCommand {
+    struct Check: ParsableCommand, EnvironmentDefaults {
         static let configuration = CommandConfiguration(
-            abstract: "Check price book files (YAML or JSON); print 'FILE:LINE:COLUMN: problem' for each problem and exit 1 if any.")
+            abstract: "Check price book files (YAML or JSON); print 'FILE:LINE:COLUMN: problem' for each problem and exit 1 if any.",
+            discussion: """
+                With --database-url (or FERRIS_DATABASE_URL), the books (together: each tenant with its book) also rate
+                the live totals of --month and every total no price covers is listed, grouped by tenant, instance,
+                component, metric, provider and unit, with its hours and the reason; exit status 1 when there is one.
+                """)
 
         @Argument(help: "Price book files.") var files: [String]
 
+        @Option(help: "PostgreSQL URL of the service's database: also list the live totals these books leave unpriced (env FERRIS_DATABASE_URL).")
+        var databaseURL: String?
+
+        @Option(help: "The view of current totals (the topology's sinks.table). Default: usage_totals.")
+        var table: String?
+
+        @Option(help: "The UTC month of live totals to rate, YYYY-MM. Default: the current month.")
+        var month: String?
+
+        static let environmentDefaults: [EnvironmentDefault<Self>] = [.string("FERRIS_DATABASE_URL", \.databaseURL)]
+
         func run() throws {
             var failed = false
+            var books: [PriceBook] = []
             for file in files {
-                if case .failure(let error) = PricesCommand.load(file) {
+                switch PricesCommand.load(file) {
+                case .success(let book): books.append(book)
+                case .failure(let error):
                     failed = true
                     for problem in error.problems { print(problem) }
                 }
             }
             if failed { throw ExitCode(1) }
+            guard let databaseURL else { return }
+            let period = try billingPeriod()
+            let set: PriceBookSet
+            do {
+                set = try PriceBookSet(books)
+            } catch {
+                throw CLIError(error.message)
+            }
+            let unpriced = try UnpricedTotals.read(books: set, databaseURL: databaseURL, table: table ?? "usage_totals", period: period)
+            print(unpriced.report(period: period))
+            if !unpriced.groups.isEmpty { throw ExitCode(1) }
+        }
+
+        private func billingPeriod() throws -> BillingPeriod {
+            guard let month else { return BillingPeriod(containing: Timestamp(milliseconds: WallClock.milliseconds())) }
+            let parts = month.split(separator: "-")
+            guard parts.count == 2, parts[0].count == 4, parts[1].count == 2, let year = Int64(parts[0]), let number = Int64(parts[1]),
+                  let period = BillingPeriod(year: year, month: number) else {
+                throw CLIError("--month '\(month)' is not a month YYYY-MM")
+            }
+            return period
         }
     }
 
@@ -144,5 +186,67 @@ struct PricesCommand: ParsableCommand {
                 print("\(revision.event.id) is already the highest revision on \(topic) (offset \(revision.offset)); nothing sent")
             }
         }
+    }
+}
+
+/// The live totals of a month that price books leave unpriced, grouped for people (`prices check --database-url`).
+struct UnpricedTotals {
+    /// Totals of one key, provider, unit and reason.
+    struct Group: Hashable, Comparable {
+        var key: UsageKey
+        var provider: String
+        var unit: String
+        var reason: String
+
+        static func < (lhs: Group, rhs: Group) -> Bool {
+            (lhs.key, lhs.provider, lhs.unit, lhs.reason) < (rhs.key, rhs.provider, rhs.unit, rhs.reason)
+        }
+    }
+
+    /// Per group: how many hours, the first and the last.
+    var groups: [Group: (hours: Int, first: Timestamp, last: Timestamp)] = [:]
+    /// Totals rated.
+    var rated = 0
+
+    /// Rates the month's current totals in `table` (streamed through a cursor, in rating order) with `books`.
+    static func read(books: PriceBookSet, databaseURL: String, table: String, period: BillingPeriod) throws -> UnpricedTotals {
+        let queries: CurrentTotalsQueries
+        do {
+            queries = try CurrentTotalsQueries(table: table)
+        } catch {
+            throw CLIError(error.message)
+        }
+        var result = UnpricedTotals()
+        var session = try PriceBookSet.Session(books: books)
+        let db = try PostgresConnection(url: databaseURL)
+        try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? db.query("ROLLBACK") }
+        let cursor = try queries.figures(from: period.start, to: period.end, on: db)
+        while true {
+            let figures = try cursor.next()
+            if figures.isEmpty { break }
+            for figure in figures {
+                guard let total = figure.usageTotal else {
+                    throw CLIError("the total \(figure.tenant)/\(figure.instance)/\(figure.component)/\(figure.metric) at \(figure.windowStart) has the quantity \(figure.quantity), which is not an exact quantity of the standard")
+                }
+                result.rated += 1
+                guard case .unpriced(let reason) = try session.rate(total).rated.outcome else { continue }
+                let group = Group(key: total.key, provider: total.provider ?? "-", unit: total.unit, reason: reason.code)
+                let seen = result.groups[group]
+                result.groups[group] = ((seen?.hours ?? 0) + 1, seen?.first ?? total.windowStart, total.windowStart)
+            }
+        }
+        return result
+    }
+
+    /// The report: one line per group, or that everything is priced.
+    func report(period: BillingPeriod) -> String {
+        guard !groups.isEmpty else { return "live totals of \(period): all \(rated) priced" }
+        var lines = ["live totals of \(period): \(groups.values.map(\.hours).reduce(0, +)) of \(rated) unpriced (exported at zero cost with x_CostStatus):"]
+        for group in groups.keys.sorted() {
+            guard let entry = groups[group] else { continue }
+            lines.append("  \(group.key) (provider \(group.provider), \(group.unit)): \(entry.hours) hours, \(entry.first) to \(entry.last): \(group.reason)")
+        }
+        return lines.joined(separator: "\n")
     }
 }

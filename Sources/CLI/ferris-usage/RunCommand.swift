@@ -60,7 +60,8 @@ struct RunCommand: AsyncParsableCommand, EnvironmentDefaults {
                                      logger: logger)
         var services: [any Service] = [pipeline]
         var extensions: [ProbeContributor] = []
-        if var exportConfiguration = try export.configuration(databaseURL: configuration.databaseURL ?? "", topology: configuration.topology) {
+        if var exportConfiguration = try export.configuration(databaseURL: configuration.databaseURL ?? "", topology: configuration.topology,
+                                                                 connection: connection) {
             guard configuration.databaseURL != nil else { throw CLIError("the FOCUS export reads PostgreSQL: it cannot run with --without-postgres") }
             exportConfiguration.interval = .seconds(exportIntervalSeconds)
             // While this process's accounting is far behind, a closed day's last hours may be missing from PostgreSQL

@@ -69,8 +69,15 @@ public struct ExportManifest: Codable, Sendable, Equatable {
         public var rows: Int
         /// The sum of their event counts (`x_EventCount`).
         public var events: Int64
-        /// The highest published re-accounting (replay) revision whose range overlaps the period (0: none).
+        /// The highest published re-accounting (replay) revision whose range overlaps the period or its month
+        /// before it (0: none).
         public var replayRevision: Int64
+        /// How many totals the period's month had before the period (their tiers and rounding carry into it).
+        public var priorRows: Int?
+        /// The sum of their event counts.
+        public var priorEvents: Int64?
+        /// The price books the rows were rated with, `<id>#<revision>`, by id.
+        public var priceBooks: [String]?
     }
 
     /// FOCUS version of the columns.
@@ -103,6 +110,22 @@ public struct ExportManifest: Codable, Sendable, Equatable {
     public var source: Source
     /// When this manifest was written, RFC 3339.
     public var writtenAt: String
+    /// Per `BillingCurrency`: the rows and the exact sums of their `BilledCost` and `ListCost`.
+    public var costs: [String: CostSums] = [:]
+    /// Rows without a price, per `x_CostStatus` (the unpriced reason); empty when every total is priced.
+    public var unpricedRows: [String: Int] = [:]
+    /// The FOCUS metadata of the data (FOCUS 1.2, "Metadata": data generator and schema).
+    public var metadata: FocusMetadata?
+
+    /// Sums of one currency's rows.
+    public struct CostSums: Codable, Sendable, Equatable {
+        /// Rows in the currency.
+        public var rows: Int
+        /// Sum of `BilledCost`, exact decimal text.
+        public var billedCost: String
+        /// Sum of `ListCost`, exact decimal text.
+        public var listCost: String
+    }
 
     /// The manifest as JSON (keys sorted, so equal manifests are equal bytes).
     public func encoded() throws -> [UInt8] {
@@ -115,6 +138,59 @@ public struct ExportManifest: Codable, Sendable, Equatable {
     public static func decode(_ bytes: [UInt8]) throws -> ExportManifest {
         try JSONDecoder().decode(ExportManifest.self, from: Data(bytes))
     }
+}
+
+/// FOCUS metadata (FOCUS 1.2, section "Metadata"): who generated the data and the schema of its columns, with the
+/// specification's property names.
+public struct FocusMetadata: Codable, Sendable, Equatable {
+    /// The data generator.
+    public struct Generator: Codable, Sendable, Equatable {
+        public var dataGenerator: String
+
+        enum CodingKeys: String, CodingKey { case dataGenerator = "DataGenerator" }
+    }
+
+    /// One column's definition.
+    public struct ColumnDefinition: Codable, Sendable, Equatable {
+        public var columnName: String
+        public var dataType: String
+
+        enum CodingKeys: String, CodingKey {
+            case columnName = "ColumnName"
+            case dataType = "DataType"
+        }
+    }
+
+    /// The schema of the data.
+    public struct Schema: Codable, Sendable, Equatable {
+        /// Identifies the schema: the same columns have the same id.
+        public var schemaID: String
+        public var focusVersion: String
+        /// When the schema was created, RFC 3339.
+        public var creationDate: String
+        public var columnDefinition: [ColumnDefinition]
+
+        enum CodingKeys: String, CodingKey {
+            case schemaID = "SchemaId"
+            case focusVersion = "FocusVersion"
+            case creationDate = "CreationDate"
+            case columnDefinition = "ColumnDefinition"
+        }
+    }
+
+    public var dataGenerator: Generator
+    public var schema: Schema
+
+    enum CodingKeys: String, CodingKey {
+        case dataGenerator = "DataGenerator"
+        case schema = "Schema"
+    }
+
+    /// The metadata of the export's columns.
+    public static let export = FocusMetadata(
+        dataGenerator: Generator(dataGenerator: "ferris-usage"),
+        schema: Schema(schemaID: "ferris-usage-focus-1.2-costs-v1", focusVersion: "1.2", creationDate: "2026-12-07T00:00:00Z",
+                       columnDefinition: FocusColumns.all.map { ColumnDefinition(columnName: $0.name, dataType: $0.type) }))
 }
 
 /// Which revision folder an export writes, and whether it writes at all.

@@ -32,7 +32,7 @@ enum ExportPlan {
     /// what `memory` verified is skipped.
     static func candidates(summaries: [String: TotalsSource.Summary], replayDays: Set<ExportPeriod>,
                            replays: [TotalsSource.Replay], memory: ExportMemory, closing: ClosingRule, table: String,
-                           now: Timestamp) -> (check: [ExportPeriod], waiting: [ExportPeriod]) {
+                           priceBooks: [String], now: Timestamp) -> (check: [ExportPeriod], waiting: [ExportPeriod]) {
         var days = Set(summaries.keys.compactMap(ExportPeriod.init))
         days.formUnion(replayDays)
         days = days.filter { closing.closesAt($0) <= now }
@@ -49,15 +49,20 @@ enum ExportPlan {
                 waiting.append(period)
                 continue
             }
-            let fingerprint = summary.fingerprint(table: table, replayRevision: replayRevision(of: period, in: replays))
+            var prior = TotalsSource.Summary()
+            if period.granularity == .day {
+                for (name, day) in summaries where name.hasPrefix(period.month.name + "-") && name < period.name { prior.add(day) }
+            }
+            let fingerprint = summary.fingerprint(table: table, replayRevision: replayRevision(of: period, in: replays),
+                                                  prior: prior, priceBooks: priceBooks)
             if memory.verified[period] != fingerprint { check.append(period) }
         }
         return (check, waiting)
     }
 
-    /// The highest replay revision whose range overlaps `period` (0 for none).
+    /// The highest replay revision whose range overlaps `period` or its month before it (0 for none).
     static func replayRevision(of period: ExportPeriod, in replays: [TotalsSource.Replay]) -> Int64 {
-        replays.filter { $0.start < period.end && $0.end > period.start }.map(\.revision).max() ?? 0
+        replays.filter { $0.start < period.end && $0.end > period.ratingStart }.map(\.revision).max() ?? 0
     }
 
     /// The UTC days a replay's range touches.
@@ -84,11 +89,13 @@ extension FocusExporter {
         let recheckFrom = ExportPeriod.day(containing: Timestamp(milliseconds: now.milliseconds - configuration.recheckMilliseconds)).month.start
         let from = ([recheckFrom] + replayDays.map { $0.month.start }).min() ?? recheckFrom
         let summaries = try source.daySummaries(from: from, to: ExportPeriod.day(containing: now).end)
+        let books = try configuration.prices.read(logger: logger)
         let plan = ExportPlan.candidates(summaries: summaries, replayDays: replayDays, replays: replays, memory: memory,
-                                         closing: configuration.closing, table: configuration.table, now: now)
+                                         closing: configuration.closing, table: configuration.table,
+                                         priceBooks: books.revisions, now: now)
         var report = ExportPassReport(waiting: plan.waiting)
         for period in plan.check {
-            let (outcome, fingerprint) = try exportLocked(period, now: now)
+            let (outcome, fingerprint) = try exportLocked(period, books: books, now: now)
             switch outcome {
             case .written: report.written.append(outcome)
             case .unchanged, .empty: report.unchanged += 1

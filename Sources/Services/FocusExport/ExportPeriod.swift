@@ -66,6 +66,9 @@ public struct ExportPeriod: Hashable, Comparable, Sendable, CustomStringConverti
     /// The month a day belongs to (a month is its own month).
     public var month: ExportPeriod { ExportPeriod(month: monthNumber, year: year) }
 
+    /// Where rating the period starts: its month's start (tiers and rounding run over the calendar month).
+    public var ratingStart: Timestamp { month.start }
+
     /// The days of a month (a day: itself).
     public var days: [ExportPeriod] {
         guard granularity == .month else { return [self] }

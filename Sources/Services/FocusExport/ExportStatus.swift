@@ -12,6 +12,7 @@ public final class ExportStatus: Sendable {
         var failures = 0
         var consecutiveFailures = 0
         var periodsWritten = 0
+        var unpricedRows = 0
         var waiting = 0
         var standby = false
         var heldBack: String?
@@ -34,6 +35,7 @@ public final class ExportStatus: Sendable {
             state.passes += 1
             state.consecutiveFailures = 0
             state.periodsWritten += report.written.count
+            for case .written(_, _, _, _, let unpriced, _) in report.written { state.unpricedRows += unpriced }
             state.waiting = report.waiting.count
             state.standby = report.standby
             state.lastSuccess = time
@@ -84,6 +86,8 @@ public final class ExportStatus: Sendable {
                        isCounter: true, value: Double(state.failures)),
                 MetricSample(name: "export_periods_written", help: "Days and months written to S3 as new FOCUS revisions.",
                        isCounter: true, value: Double(state.periodsWritten)),
+                MetricSample(name: "export_unpriced_rows", help: "Rows written without a price (zero cost, x_CostStatus says why): the price book needs a revision.",
+                       isCounter: true, value: Double(state.unpricedRows)),
                 MetricSample(name: "export_consecutive_failures", help: "FOCUS export passes failed in a row (0 after a success).",
                        isCounter: false, value: Double(state.consecutiveFailures)),
                 MetricSample(name: "export_periods_waiting", help: "Days and months past their closing time with totals not yet final.",

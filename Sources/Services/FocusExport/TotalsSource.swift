@@ -4,8 +4,8 @@ import UsagePostgres
 import UsageStandard
 
 /// Reads the totals to export from PostgreSQL through `CurrentTotalsQueries` (the current figures and the published
-/// re-accountings of one totals table), on a connection of its own, and never writes. Blocking: use it from one
-/// thread at a time.
+/// re-accountings of one totals table), on a connection of its own, and writes only the exported rows
+/// (`FocusCostsTable`), on a second one. Blocking: use it from one thread at a time.
 final class TotalsSource {
     /// A period's totals in brief: enough to tell whether they changed since an export.
     typealias Summary = TotalsSummary
@@ -17,10 +17,14 @@ final class TotalsSource {
     private let url: String
     private let logger: Logger
     private var connection: PostgresConnection?
+    private var writerConnection: PostgresConnection?
+    /// Where the exported rows of each day go.
+    let costs: FocusCostsTable
 
     init(url: String, table: String, logger: Logger) throws(ExportError) {
         do {
             queries = try CurrentTotalsQueries(table: table)
+            costs = try FocusCostsTable(table: table, columns: FocusColumns.all.map { FocusCostsTable.Column(name: $0.name, focusType: $0.type) })
         } catch {
             throw ExportError(error.message)
         }
@@ -82,26 +86,98 @@ final class TotalsSource {
             try read { db throws(TotalsQueryError) in try queries.summary(from: period.start, to: period.end, on: db) }
         }
 
+        /// The summary of the period's month before the period (empty for a month): its totals set the tiers and
+        /// the rounding the period's rows continue from.
+        func priorSummary() throws(ExportError) -> Summary {
+            guard period.ratingStart < period.start else { return Summary() }
+            return try read { db throws(TotalsQueryError) in try queries.summary(from: period.ratingStart, to: period.start, on: db) }
+        }
+
         /// The exact sum of the quantities per unit (numeric arithmetic in PostgreSQL, as text).
         func sums() throws(ExportError) -> [String: String] {
             try read { db throws(TotalsQueryError) in try queries.sumsPerUnit(from: period.start, to: period.end, on: db) }
                 .mapValues { FocusRow.normalizedDecimal($0.text) }
         }
 
-        /// The highest published replay revision whose range overlaps the period (0 for none).
+        /// The highest published replay revision whose range overlaps the period or its month before it (0 for none).
         func replayRevision() throws(ExportError) -> Int64 {
-            try read { db throws(TotalsQueryError) in try queries.replayRevision(overlapping: period.start, to: period.end, on: db) }
+            try read { db throws(TotalsQueryError) in try queries.replayRevision(overlapping: period.ratingStart, to: period.end, on: db) }
         }
 
-        /// Streams the period's totals in a fixed order (window start, then tenant, instance, component, metric and
-        /// unit in byte order), `batch` rows at a time, through a cursor.
-        func rows(batch: Int = 5000, _ each: ([FocusRow]) throws(ExportError) -> Void) throws(ExportError) {
-            let cursor = try read { db throws(TotalsQueryError) in try queries.figures(from: period.start, to: period.end, on: db) }
+        /// Streams the totals from the start of the period's month to the period's end in rating order (window start,
+        /// then tenant, instance, component, metric and unit in byte order), `batch` at a time, through a cursor.
+        func totals(batch: Int = 5000, _ each: ([UsageTotal]) throws(ExportError) -> Void) throws(ExportError) {
+            let cursor = try read { db throws(TotalsQueryError) in try queries.figures(from: period.ratingStart, to: period.end, on: db) }
             while true {
                 let figures = try read { _ throws(TotalsQueryError) in try cursor.next(batch) }
                 if figures.isEmpty { break }
-                try each(figures.map(FocusRow.init))
+                var totals: [UsageTotal] = []
+                totals.reserveCapacity(figures.count)
+                for figure in figures {
+                    guard let total = figure.usageTotal else {
+                        throw ExportError("the total \(figure.tenant)/\(figure.instance)/\(figure.component)/\(figure.metric) at \(figure.windowStart) has the quantity \(figure.quantity), which is not an exact quantity of the standard (at most six decimals): check the totals table")
+                    }
+                    totals.append(total)
+                }
+                try each(totals)
             }
+        }
+    }
+
+    /// Writes the rows of a day to `FocusCostsTable` on the second connection: `body` gets a writer, and what it
+    /// has not committed (`CostRowsWriter.commit`) when it returns or throws is rolled back.
+    func replacingRows<T>(of day: String, revision: Int64,
+                          _ body: (CostRowsWriter) throws(ExportError) -> T) throws(ExportError) -> T {
+        let db: PostgresConnection
+        do {
+            if let writerConnection, writerConnection.isConnected {
+                db = writerConnection
+            } else {
+                db = try PostgresConnection(url: url)
+                writerConnection = db
+            }
+            try costs.begin(day: day, on: db)
+        } catch let error as TotalsQueryError {
+            throw ExportError("writing the FOCUS rows of \(day) to PostgreSQL: \(error.message)")
+        } catch {
+            throw ExportError("connecting to PostgreSQL to write the FOCUS rows of \(day): \(error)")
+        }
+        let writer = CostRowsWriter(table: costs, db: db, day: day, revision: revision)
+        defer { if !writer.isCommitted, db.isConnected { _ = try? db.query("ROLLBACK") } }
+        return try body(writer)
+    }
+
+    /// Adds rows of one day to `FocusCostsTable`, in file order.
+    final class CostRowsWriter {
+        let table: FocusCostsTable
+        let db: PostgresConnection
+        let day: String
+        let revision: Int64
+        private var written = 0
+        private(set) var isCommitted = false
+
+        init(table: FocusCostsTable, db: PostgresConnection, day: String, revision: Int64) {
+            (self.table, self.db, self.day, self.revision) = (table, db, day, revision)
+        }
+
+        func add(_ rows: [[String]]) throws(ExportError) {
+            do {
+                try table.add(rows, day: day, revision: revision, firstRow: written, on: db)
+            } catch {
+                throw ExportError("writing the FOCUS rows of \(day) to PostgreSQL: \(error.message)")
+            }
+            written += rows.count
+        }
+
+        /// Makes the day's new rows visible (before its manifest is written: a manifest never names rows that
+        /// PostgreSQL does not have).
+        func commit() throws(ExportError) {
+            do {
+                try table.commit(on: db)
+            } catch {
+                throw ExportError("writing the FOCUS rows of \(day) to PostgreSQL: \(error.message)")
+            }
+            isCommitted = true
         }
     }
 
@@ -156,19 +232,12 @@ final class TotalsSource {
     }
 }
 
-extension FocusRow {
-    /// A current figure as the export writes it (date-times in whole seconds, every value as text).
-    init(_ figure: CurrentFigure) {
-        self.init(chargePeriodStart: FocusExporter.seconds(figure.windowStart), chargePeriodEnd: FocusExporter.seconds(figure.windowEnd),
-                  quantity: figure.quantity.text, unit: figure.unit, tenant: figure.tenant, instance: figure.instance,
-                  component: figure.component, hostProvider: figure.provider, metric: figure.metric,
-                  eventCount: String(figure.eventCount), status: figure.status.rawValue, revision: String(figure.revision))
-    }
-}
-
 extension TotalsSummary {
-    /// The fingerprint of these totals read from `table` with `replayRevision`.
-    func fingerprint(table: String, replayRevision: Int64) -> ExportManifest.Source {
-        ExportManifest.Source(table: table, rows: rows, events: events, replayRevision: replayRevision)
+    /// The fingerprint of a period with these totals, read from `table` with `replayRevision`, after the totals of
+    /// `prior` in its month, rated with `priceBooks` (`<id>#<revision>`).
+    func fingerprint(table: String, replayRevision: Int64, prior: TotalsSummary,
+                     priceBooks: [String]) -> ExportManifest.Source {
+        ExportManifest.Source(table: table, rows: rows, events: events, replayRevision: replayRevision,
+                              priorRows: prior.rows, priorEvents: prior.events, priceBooks: priceBooks)
     }
 }

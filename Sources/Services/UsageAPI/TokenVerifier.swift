@@ -65,7 +65,7 @@ final class TokenVerifier: Sendable {
         return try principal(claims.values)
     }
 
-    private func check(_ claims: [String: JSONValue], now: Date) throws(APIProblem) {
+    private func check(_ claims: [String: ClaimValue], now: Date) throws(APIProblem) {
         let seconds = now.timeIntervalSince1970
         guard let expiry = claims["exp"]?.number else {
             throw APIProblem(.unauthorized, "the token has no expiry (exp)")
@@ -86,12 +86,12 @@ final class TokenVerifier: Sendable {
     }
 
     /// The principal a checked token's claims describe.
-    func principal(_ claims: [String: JSONValue]) throws(APIProblem) -> Principal {
+    func principal(_ claims: [String: ClaimValue]) throws(APIProblem) -> Principal {
         let subject = claims["sub"]?.string ?? "unknown"
         let roles = (claims["realm_access"]?["roles"]?.strings ?? [])
             + (claims["resource_access"]?[configuration.audience]?["roles"]?.strings ?? [])
         if roles.contains(configuration.adminRole) { return Principal(subject: subject, scope: .allTenants) }
-        var value: JSONValue? = .object(claims)
+        var value: ClaimValue? = .object(claims)
         for name in configuration.tenantClaim.split(separator: ".") { value = value?[String(name)] }
         guard let tenant = value?.string ?? value?.strings?.first, !tenant.isEmpty else {
             throw APIProblem(.forbidden, "the token has no '\(configuration.tenantClaim)' claim and not the '\(configuration.adminRole)' role, so it may see no tenant's usage")
@@ -108,10 +108,10 @@ final class TokenVerifier: Sendable {
 
 /// Every claim of a token, checked by `TokenVerifier` after jwt-kit verified the signature.
 struct Claims: JWTPayload {
-    var values: [String: JSONValue]
+    var values: [String: ClaimValue]
 
     init(from decoder: any Decoder) throws {
-        values = try decoder.singleValueContainer().decode([String: JSONValue].self)
+        values = try decoder.singleValueContainer().decode([String: ClaimValue].self)
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -124,8 +124,8 @@ struct Claims: JWTPayload {
 }
 
 /// A JSON value of a token's claims.
-enum JSONValue: Codable, Sendable, Equatable {
-    case string(String), number(Double), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+enum ClaimValue: Codable, Sendable, Equatable {
+    case string(String), number(Double), bool(Bool), array([ClaimValue]), object([String: ClaimValue]), null
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
@@ -133,8 +133,8 @@ enum JSONValue: Codable, Sendable, Equatable {
         else if let value = try? container.decode(Bool.self) { self = .bool(value) }
         else if let value = try? container.decode(Double.self) { self = .number(value) }
         else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        else if let value = try? container.decode([ClaimValue].self) { self = .array(value) }
+        else { self = .object(try container.decode([String: ClaimValue].self)) }
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -149,7 +149,7 @@ enum JSONValue: Codable, Sendable, Equatable {
         }
     }
 
-    subscript(key: String) -> JSONValue? {
+    subscript(key: String) -> ClaimValue? {
         if case .object(let object) = self { return object[key] }
         return nil
     }

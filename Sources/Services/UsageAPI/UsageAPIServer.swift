@@ -24,6 +24,8 @@ public struct UsageAPIConfiguration: Sendable {
     public var tokenCookie = "ferris-usage-token"
     /// The metrics `/v1/metrics` lists and `metric` filters must name.
     public var registry = MetricRegistry.v1
+    /// Where the price books are read from; nil (no brokers): costs and `/v1/prices` are unavailable.
+    public var prices: PriceBookSource?
 
     /// Creates a configuration.
     public init(databaseURL: String, oidc: OIDCConfiguration?) {
@@ -33,7 +35,8 @@ public struct UsageAPIConfiguration: Sendable {
 }
 
 /// The usage API server: the operations generated from `docs/openapi.yaml` (tags usage, page, probes) on a
-/// Hummingbird router, behind the problem and authentication middlewares.
+/// Hummingbird router, behind the problem and authentication middlewares, and the background refresh of the price
+/// books (when there are brokers).
 public enum UsageAPIServer {
     /// The server, a `Service` (run it in a `ServiceGroup`; it stops gracefully on shutdown).
     public static func make(_ configuration: UsageAPIConfiguration, logger: Logger) throws -> some Service {
@@ -50,8 +53,17 @@ public enum UsageAPIServer {
         }
         let router = Router()
         router.add(middleware: MethodNotAllowedMiddleware(paths: ["/", "/v1/usage", "/v1/usage/focus", "/v1/metrics",
-                                                                  "/v1/instances", "/healthz", "/readyz"]))
-        let handler = UsageHandler(store: store, registry: configuration.registry)
+                                                                  "/v1/prices", "/v1/instances", "/healthz", "/readyz"]))
+        var services: [any Service] = [StoreService(store: store)]
+        let prices: PriceBooks
+        if let source = configuration.prices {
+            prices = PriceBooks(unavailable: "the prices topic \(source.topic) has not been read yet; try again shortly", logger: logger)
+            services.append(PriceBookRefresh(source: source, books: prices, logger: logger))
+        } else {
+            prices = PriceBooks(unavailable: "the API has no Kafka brokers to read the price books from: start it with --brokers (or FERRIS_BROKERS)", logger: logger)
+            logger.notice("no brokers: usage is answered without costs (costStatus unavailable)")
+        }
+        let handler = UsageHandler(store: store, registry: configuration.registry, prices: prices, logger: logger)
         try handler.registerHandlers(on: router, middlewares: [
             ProblemMiddleware(logger: logger),
             AuthenticationMiddleware(authentication: authentication, tokenCookie: configuration.tokenCookie),
@@ -59,7 +71,7 @@ public enum UsageAPIServer {
         return Application(router: router,
                            configuration: .init(address: .hostname(configuration.host, port: configuration.port),
                                                 serverName: "ferris-usage-api"),
-                           services: [StoreService(store: store)], logger: logger)
+                           services: services, logger: logger)
     }
 }
 

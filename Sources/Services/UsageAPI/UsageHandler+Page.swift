@@ -4,6 +4,12 @@ import UsagePostgres
 import UsageStandard
 
 extension UsageHandler {
+    /// Why there are no costs, while the server has no price books.
+    private var pricesUnavailable: String? {
+        if case .unavailable(let reason) = prices.current { return reason }
+        return nil
+    }
+
     /// The metric the page draws when none is asked for.
     static let defaultPageMetric = "cpu_core_seconds"
 
@@ -43,7 +49,8 @@ extension UsageHandler {
         let to = from.addingTimeInterval(86_400)
         let metrics = registry.metrics.values.sorted { $0.name < $1.name }
         guard !tenant.isEmpty else {
-            return UsagePage.Model(tenant: tenant, day: day, metric: metric, tenants: tenants, metrics: metrics, hourly: [], totals: [])
+            return UsagePage.Model(tenant: tenant, day: day, metric: metric, tenants: tenants, metrics: metrics, hourly: [], totals: [],
+                                   pricesUnavailable: pricesUnavailable)
         }
         let hourly = UsageQuery.Parameters(tenant: tenant, metric: metric.name, from: from, to: to, window: "hour",
                                            groupBy: ["component"], pageSize: UsageQuery.maximumPageSize)
@@ -52,6 +59,7 @@ extension UsageHandler {
         totals.window = "total"
         return UsagePage.Model(tenant: tenant, day: day, metric: metric, tenants: tenants, metrics: metrics,
                                hourly: try await page(try await validated(hourly)).0,
-                               totals: try await page(try await validated(totals)).0)
+                               totals: try await page(try await validated(totals), costs: true).0,
+                               pricesUnavailable: pricesUnavailable)
     }
 }

@@ -1,6 +1,10 @@
 import Foundation
+import Logging
 import OpenAPIRuntime
+import PostgreSQL
 import UsagePostgres
+import UsagePriceBooks
+import UsagePricing
 import UsageStandard
 
 /// The operations of `docs/openapi.yaml` (tags usage, page, probes): `APIProtocol` is generated from it. Every
@@ -9,6 +13,9 @@ import UsageStandard
 struct UsageHandler: APIProtocol {
     let store: TotalsStore
     let registry: MetricRegistry
+    /// The price books costs are rated with.
+    let prices: PriceBooks
+    let logger: Logger
 
     private var principal: Principal {
         get throws(APIProblem) {
@@ -19,7 +26,7 @@ struct UsageHandler: APIProtocol {
 
     func getUsage(_ input: Operations.GetUsage.Input) async throws -> Operations.GetUsage.Output {
         let query = try await validated(Self.parameters(input.query))
-        let (rows, next) = try await page(query)
+        let (rows, next) = try await page(query, costs: true)
         if Self.wantsCSV(input.headers.accept.map { ($0.contentType.rawValue, $0.quality.doubleValue) }) {
             return .ok(.init(headers: .init(nextCursor: next), body: .csv(HTTPBody(UsageCSV.render(rows, of: query, focus: false)))))
         }
@@ -40,6 +47,19 @@ struct UsageHandler: APIProtocol {
         let metrics = registry.metrics.values.sorted { $0.name < $1.name }
             .map { Components.Schemas.Metric(name: $0.name, unit: $0.unit, meaning: $0.meaning) }
         return .ok(.init(body: .json(.init(metrics: metrics))))
+    }
+
+    func listPrices(_ input: Operations.ListPrices.Input) async throws -> Operations.ListPrices.Output {
+        let principal = try principal
+        guard case .ready(let set, let readAt) = prices.current else {
+            if case .unavailable(let reason) = prices.current { throw APIProblem(.unavailable, "no price books: \(reason)") }
+            throw APIProblem(.unavailable, "no price books")
+        }
+        var books = set.books
+        if let own = principal.ownTenant {
+            books = set.book(for: own).map { [Self.visible($0, to: own)] } ?? []
+        }
+        return .ok(.init(body: .json(.init(books: try books.map(Self.priceBook), readAt: Self.date(readAt)))))
     }
 
     func listInstances(_ input: Operations.ListInstances.Input) async throws -> Operations.ListInstances.Output {
@@ -93,11 +113,88 @@ struct UsageHandler: APIProtocol {
         return query
     }
 
-    /// One page of rows of `query` and the cursor of the next page, if any.
-    func page(_ query: UsageQuery) async throws(APIProblem) -> ([UsageRow], String?) {
+    /// One page of rows of `query` and the cursor of the next page, if any; with `costs`, each row with its cost.
+    ///
+    /// For costs, the page and the figures it is rated from are read in one snapshot (so that they agree while
+    /// totals are being written): the hourly figures of the page's tenant (or of every tenant when the page spans
+    /// tenants) from the start of the month of the page's first hour to its last, rated with the current books
+    /// (`UsageCosts`).
+    func page(_ query: UsageQuery, costs: Bool = false) async throws(APIProblem) -> ([UsageRow], String?) {
         let totalsQuery = query.totalsQuery
-        let page = try await store.run { queries, db throws(TotalsQueryError) in try queries.summaries(totalsQuery, on: db) }
-        return (page.rows.map(UsageRow.init), page.next.map { PageCursor.encode($0, fingerprint: query.fingerprint) })
+        let books = costs ? prices.set : nil
+        let (page, figures) = try await store.run { queries, db throws(TotalsQueryError) -> (TotalsSummaryPage, [CurrentFigure]) in
+            guard books != nil else { return (try queries.summaries(totalsQuery, on: db), []) }
+            return try Self.snapshot(db) { () throws(TotalsQueryError) -> (TotalsSummaryPage, [CurrentFigure]) in
+                let page = try queries.summaries(totalsQuery, on: db)
+                let rows = page.rows.map(UsageRow.init)
+                guard let range = UsageCosts.ratingRange(of: rows, query: query) else { return (page, []) }
+                let cursor = try queries.figures(from: range.start, to: range.end, tenant: UsageCosts.tenant(of: rows, query: query), on: db)
+                let relevant = UsageCosts.relevance(of: rows, query: query)
+                var figures: [CurrentFigure] = []
+                while true {
+                    let batch = try cursor.next()
+                    if batch.isEmpty { break }
+                    figures += batch.filter { relevant($0.tenant, $0.metric) }
+                }
+                return (page, figures)
+            }
+        }
+        var rows = page.rows.map(UsageRow.init)
+        if costs {
+            let rowCosts = books.map { rate(figures, with: $0, rows: rows, query: query) } ?? rows.map { _ in .unavailable }
+            for index in rows.indices { rows[index].cost = rowCosts[index] }
+        }
+        return (rows, page.next.map { PageCursor.encode($0, fingerprint: query.fingerprint) })
+    }
+
+    /// The costs of `rows` of `query` from `figures` rated with `books`. Rating is exact and only fails on a defect
+    /// (an amount beyond 128-bit decimals, two figures of one hour): then costs are unavailable and the log says why.
+    private func rate(_ figures: [CurrentFigure], with books: PriceBookSet, rows: [UsageRow], query: UsageQuery) -> [RowCost] {
+        var totals: [UsageTotal] = []
+        var unreadable: [CostKey] = []
+        totals.reserveCapacity(figures.count)
+        for figure in figures {
+            if let total = figure.usageTotal {
+                totals.append(total)
+            } else if let key = UsageCosts.key(of: Self.zeroTotal(figure), query: query) {
+                unreadable.append(key)
+            }
+        }
+        do {
+            return try UsageCosts.costs(of: rows, query: query, rated: try books.rate(totals), unreadable: unreadable)
+        } catch {
+            logger.error("rating the usage failed; answering without costs", metadata: ["error": "\(error)"])
+            return rows.map { _ in .unavailable }
+        }
+    }
+
+    /// `figure` with a zero quantity: to find the row of a figure whose quantity rating cannot read.
+    private static func zeroTotal(_ figure: CurrentFigure) -> UsageTotal {
+        UsageTotal(key: UsageKey(tenant: figure.tenant, instance: figure.instance, component: figure.component, metric: figure.metric),
+                   windowStart: figure.windowStart, windowEnd: figure.windowEnd, quantity: .zero, unit: figure.unit,
+                   eventCount: figure.eventCount, status: figure.status, sourcePartition: "", lastOffset: 0,
+                   provider: figure.provider, revision: figure.revision)
+    }
+
+    /// Runs `body` in a read-only repeatable-read transaction on `db` (one snapshot; the figures cursor needs a
+    /// transaction), ended whatever happens.
+    static func snapshot<T>(_ db: PostgresConnection, _ body: () throws(TotalsQueryError) -> T) throws(TotalsQueryError) -> T {
+        func execute(_ statement: String) throws(TotalsQueryError) {
+            do {
+                try db.query(statement)
+            } catch {
+                throw TotalsQueryError(.database, "reading the totals for costs (\(statement)): \(error)", postgres: error)
+            }
+        }
+        try execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        do {
+            let value = try body()
+            try execute("COMMIT")
+            return value
+        } catch {
+            if db.isConnected { _ = try? db.query("ROLLBACK") }
+            throw error
+        }
     }
 
     static func parameters(_ query: Operations.GetUsage.Input.Query) -> UsageQuery.Parameters {
@@ -124,10 +221,63 @@ struct UsageHandler: APIProtocol {
     }
 
     static func usageRow(_ row: UsageRow) throws(APIProblem) -> Components.Schemas.UsageRow {
-        Components.Schemas.UsageRow(windowStart: try date(row.windowStart), windowEnd: try date(row.windowEnd),
-                                    tenant: row.tenant, instance: row.instance, component: row.component,
-                                    provider: row.provider, metric: row.metric, unit: row.unit, quantity: row.quantity,
-                                    eventCount: row.eventCount, status: row.status == "final" ? .final : .provisional)
+        let cost = row.cost ?? .unavailable
+        return Components.Schemas.UsageRow(
+            windowStart: try date(row.windowStart), windowEnd: try date(row.windowEnd), tenant: row.tenant,
+            instance: row.instance, component: row.component, provider: row.provider, metric: row.metric, unit: row.unit,
+            quantity: row.quantity, eventCount: row.eventCount, status: row.status == "final" ? .final : .provisional,
+            currency: cost.billed?.currency.code, cost: cost.billed?.text, listCost: cost.list?.text,
+            costStatus: Components.Schemas.CostStatus(rawValue: cost.status.rawValue) ?? .unavailable,
+            unpricedReasons: cost.unpricedReasons.isEmpty ? nil : cost.unpricedReasons)
+    }
+
+    /// `book` as a tenant's token may see it: only its own tenant among `tenants` and only its own contracts.
+    static func visible(_ book: PriceBook, to tenant: String) -> PriceBook {
+        var book = book
+        book.tenants = book.tenants.filter { $0 == tenant }
+        book.versions = book.versions.map { version in
+            var version = version
+            version.contracts = version.contracts.filter { $0.tenant == tenant }
+            return version
+        }
+        return book
+    }
+
+    /// `book` in the document's form: its JSON form as the prices topic carries it (`PriceBookEventEncoder.data`).
+    static func priceBook(_ book: PriceBook) throws(APIProblem) -> Components.Schemas.PriceBook {
+        guard case .object(let members) = PriceBookEventEncoder.data(of: book),
+              case .array(let versions)? = members.first(where: { $0.key == "versions" })?.value else {
+            throw APIProblem(.internalError, "the price book \(book.id) has no JSON form")
+        }
+        do {
+            return Components.Schemas.PriceBook(
+                priceBook: book.id, revision: book.revision, currency: book.currency.code,
+                description: book.summary.isEmpty ? nil : book.summary, tenants: book.tenants.isEmpty ? nil : book.tenants,
+                versions: try versions.map { version in
+                    guard let object = plain(version) as? [String: (any Sendable)?] else {
+                        throw APIProblem(.internalError, "a version of the price book \(book.id) is not a JSON object")
+                    }
+                    return try OpenAPIObjectContainer(unvalidatedValue: object)
+                })
+        } catch {
+            throw APIProblem(.internalError, "the price book \(book.id) could not be written as JSON: \(error)")
+        }
+    }
+
+    /// A JSON value as plain Swift values: every number of a book's JSON form is a whole number (decimals are
+    /// strings), so a number that is not one stays its exact text.
+    private static func plain(_ value: JSONValue) -> (any Sendable)? {
+        switch value {
+        case .object(let members):
+            var object: [String: (any Sendable)?] = [:]
+            for member in members { object[member.key] = plain(member.value) }
+            return object
+        case .array(let items): return items.map(plain)
+        case .string(let text): return text
+        case .number(let text): return Int64(text).map { $0 as any Sendable } ?? text
+        case .bool(let flag): return flag
+        case .null: return nil
+        }
     }
 
     static func focusRow(_ row: UsageRow) throws(APIProblem) -> Components.Schemas.FocusRow {

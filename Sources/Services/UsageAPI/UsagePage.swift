@@ -1,10 +1,12 @@
 import Foundation
+import UsagePricing
 import UsageStandard
 
-/// The usage page: one tenant's UTC day as stacked hourly bars per component (inline SVG) and a table of the day's
-/// totals per component and metric. Plain HTML and CSS: no scripts, fonts or anything else from outside, so it works
-/// in an air-gapped cluster. Quantities are printed exactly as the API returns them; only bar heights are computed
-/// in floating point.
+/// The usage page: one tenant's UTC day as stacked hourly bars per component (inline SVG), a table of the day's
+/// totals per component and metric with their costs, and the day's cost per component and in all. Plain HTML and
+/// CSS: no scripts, fonts or anything else from outside, so it works in an air-gapped cluster. Quantities and costs
+/// are printed exactly as the API returns them (costs are exact sums of `Money`); only bar heights are computed in
+/// floating point. Unpriced usage is marked, never shown as free.
 enum UsagePage {
     /// What the page shows.
     struct Model: Sendable {
@@ -18,8 +20,46 @@ enum UsagePage {
         var metrics: [Metric]
         /// The day's hourly rows of `metric`, grouped by component.
         var hourly: [UsageRow]
-        /// The day's totals, grouped by component (every metric).
+        /// The day's totals, grouped by component (every metric), with their costs.
         var totals: [UsageRow]
+        /// Why there are no costs, while the server has no price books.
+        var pricesUnavailable: String?
+    }
+
+    /// The day's cost of one component (or of all): the sum of its rows' costs, and whether any of its usage is
+    /// unpriced.
+    struct CostSum: Sendable, Equatable {
+        /// The priced part; nil when nothing is priced or the amounts are in different currencies.
+        var amount: Money?
+        /// Some usage has no price (unpriced or partly priced rows), or its costs could not be added up.
+        var hasUnpriced: Bool
+        /// Amounts of two currencies met (a tenant has one book, so only when the books changed in between).
+        var mixedCurrencies: Bool
+    }
+
+    /// The sum of the costs of `rows` (nil costs count as unavailable and make the sum unpriced).
+    static func costSum(_ rows: [UsageRow]) -> CostSum {
+        var sum = CostSum(amount: nil, hasUnpriced: false, mixedCurrencies: false)
+        for row in rows {
+            let cost = row.cost ?? .unavailable
+            switch cost.status {
+            case .priced, .partlyPriced:
+                if cost.status == .partlyPriced { sum.hasUnpriced = true }
+                guard let billed = cost.billed, !sum.mixedCurrencies else { continue }
+                do {
+                    sum.amount = try (sum.amount ?? .zero(billed.currency)).adding(billed)
+                } catch {
+                    sum.mixedCurrencies = true
+                    sum.amount = nil
+                }
+            case .mixedCurrencies:
+                sum.mixedCurrencies = true
+                sum.amount = nil
+            case .unpriced, .unavailable:
+                sum.hasUnpriced = true
+            }
+        }
+        return sum
     }
 
     static let palette = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7",
@@ -49,6 +89,9 @@ enum UsagePage {
             </section>
             <section><h2>Totals of the day per component and metric</h2>
             \(table(model.totals))
+            </section>
+            <section><h2>Costs of the day</h2>
+            \(costs(model))
             </section></main></body></html>
 
             """
@@ -81,6 +124,8 @@ enum UsagePage {
         table{border-collapse:collapse;background:#fff;font-size:.92em} td,th{border:1px solid #ddd;padding:4px 10px}
         td.quantity,td.events{text-align:right;font-variant-numeric:tabular-nums}
         .badge{font-size:.8em;padding:1px 6px;border-radius:8px;background:#fde2b8}
+        td.cost{text-align:right;font-variant-numeric:tabular-nums} tr.day-total td{font-weight:600}
+        .unpriced{font-size:.85em;font-weight:600;padding:1px 6px;border-radius:8px;background:#f8c9c4;color:#7a1008;white-space:nowrap}
         </style></head><body><main>
 
         """
@@ -133,11 +178,51 @@ enum UsagePage {
     private static func table(_ rows: [UsageRow]) -> String {
         guard !rows.isEmpty else { return "<p id=\"empty\">No totals for this tenant and day.</p>" }
         let sorted = rows.sorted { ($0.component ?? "", $0.metric) < ($1.component ?? "", $1.metric) }
-        return "<table id=\"totals\"><thead><tr><th>Component</th><th>Metric</th><th>Quantity</th><th>Unit</th><th>Events</th><th>Status</th></tr></thead><tbody>"
+        return "<table id=\"totals\"><thead><tr><th>Component</th><th>Metric</th><th>Quantity</th><th>Unit</th><th>Events</th><th>Status</th><th>Cost</th></tr></thead><tbody>"
             + sorted.map { row in
                 let component = escape(row.component ?? "")
-                return "<tr data-component=\"\(component)\" data-metric=\"\(escape(row.metric))\"><td>\(component)</td><td>\(escape(row.metric))</td><td class=\"quantity\">\(escape(row.quantity))</td><td class=\"unit\">\(escape(row.unit))</td><td class=\"events\">\(row.eventCount)</td><td class=\"status\">\(row.status == "final" ? "final" : "<span class=\"badge\">provisional</span>")</td></tr>"
+                let cost = row.cost ?? .unavailable
+                return "<tr data-component=\"\(component)\" data-metric=\"\(escape(row.metric))\"><td>\(component)</td><td>\(escape(row.metric))</td><td class=\"quantity\">\(escape(row.quantity))</td><td class=\"unit\">\(escape(row.unit))</td><td class=\"events\">\(row.eventCount)</td><td class=\"status\">\(row.status == "final" ? "final" : "<span class=\"badge\">provisional</span>")</td><td class=\"cost\" data-cost-status=\"\(cost.status.rawValue)\">\(costText(cost))</td></tr>"
             }.joined() + "</tbody></table>"
+    }
+
+    /// A row's cost as the table shows it: the amount, and the unpriced mark with its reasons.
+    private static func costText(_ cost: RowCost) -> String {
+        let amount = cost.billed.map { escape($0.description) } ?? ""
+        let reasons = cost.unpricedReasons.isEmpty ? "" : " (\(escape(cost.unpricedReasons.joined(separator: ", "))))"
+        switch cost.status {
+        case .priced: return amount
+        case .partlyPriced: return amount + " " + unpricedMark("partly unpriced" + reasons)
+        case .unpriced: return unpricedMark("unpriced" + reasons)
+        case .mixedCurrencies: return unpricedMark("mixed currencies")
+        case .unavailable: return "<span class=\"cost-unavailable\">n/a</span>"
+        }
+    }
+
+    private static func unpricedMark(_ text: String) -> String {
+        "<span class=\"unpriced\" title=\"no price covers this usage: it is not free, the price book lacks it\">&#9888; \(text)</span>"
+    }
+
+    /// The day's cost per component and in all, in the tenant's currency.
+    private static func costs(_ model: Model) -> String {
+        if let reason = model.pricesUnavailable {
+            return "<p id=\"costs-unavailable\">Costs are unavailable: \(escape(reason))</p>"
+        }
+        guard !model.totals.isEmpty else { return "<p>No costs: no totals for this tenant and day.</p>" }
+        func cell(_ sum: CostSum) -> String {
+            if sum.mixedCurrencies { return unpricedMark("mixed currencies") }
+            let amount = sum.amount.map { escape($0.description) } ?? ""
+            return sum.hasUnpriced ? (amount.isEmpty ? "" : amount + " ") + unpricedMark(amount.isEmpty ? "unpriced" : "+ unpriced usage") : amount
+        }
+        let byComponent = Dictionary(grouping: model.totals) { $0.component ?? "" }
+        let rows = byComponent.keys.sorted().map { component in
+            let sum = costSum(byComponent[component] ?? [])
+            return "<tr data-cost-component=\"\(escape(component))\"><td>\(escape(component))</td><td class=\"cost\">\(cell(sum))</td></tr>"
+        }.joined()
+        let total = costSum(model.totals)
+        return "<table id=\"costs\"><thead><tr><th>Component</th><th>Cost</th></tr></thead><tbody>\(rows)"
+            + "<tr class=\"day-total\" id=\"day-total\"><td>Day total</td><td class=\"cost\">\(cell(total))</td></tr></tbody></table>"
+            + (total.hasUnpriced ? "<p class=\"unpriced-note\">\(unpricedMark("unpriced")) usage has no price in the price book: its cost is missing from these sums, not zero.</p>" : "")
     }
 
     private static func option(_ value: String, _ label: String, selected: Bool) -> String {

@@ -15,6 +15,8 @@ struct UsageRow: Sendable, Equatable {
     var status: String
     /// The row's position in the answer's order, for the next page's cursor.
     var sortKey: [String]
+    /// The row's cost; nil where costs are not asked for (`/v1/usage/focus`, the page's hourly bars).
+    var cost: RowCost?
 }
 
 extension UsageRow {

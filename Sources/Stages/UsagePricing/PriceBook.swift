@@ -29,15 +29,20 @@ public struct PriceBook: Sendable, Equatable {
     public var currency: Currency
     /// What the book is for, for people.
     public var summary: String
+    /// The tenants the book rates; empty for the default book, which rates every tenant no other book names
+    /// (`PriceBookSet`).
+    public var tenants: [String]
     /// The price lists, each with the time range it is in effect.
     public var versions: [PriceVersion]
 
     /// Creates a price book.
-    public init(id: String, revision: Int64, currency: Currency, summary: String = "", versions: [PriceVersion]) {
+    public init(id: String, revision: Int64, currency: Currency, summary: String = "", tenants: [String] = [],
+                versions: [PriceVersion]) {
         self.id = id
         self.revision = revision
         self.currency = currency
         self.summary = summary
+        self.tenants = tenants
         self.versions = versions
     }
 }

@@ -29,8 +29,9 @@ extension YAMLReader {
         var revision: Int64 = 0
         var currency: Currency?
         var summary = ""
+        var tenants: [String] = []
         var versions: [PriceVersion] = []
-        forEach(root, in: "the price book", keys: ["priceBook", "revision", "currency", "description", "versions"],
+        forEach(root, in: "the price book", keys: ["priceBook", "revision", "currency", "description", "tenants", "versions"],
                 required: ["priceBook", "revision", "currency", "versions"]) { reader, key, value in
             switch key {
             case "priceBook": id = reader.name(value, "priceBook") ?? ""
@@ -42,12 +43,13 @@ extension YAMLReader {
                 revision = number
             case "currency": currency = reader.currency(value, "currency")
             case "description": summary = reader.string(value, "description") ?? ""
+            case "tenants": tenants = reader.sequence(value, "tenants").compactMap { reader.name($0, "a tenant") }
             default:
                 versions = reader.sequence(value, "versions").compactMap { reader.version($0) }
             }
         }
         guard let currency else { return nil }
-        return PriceBook(id: id, revision: revision, currency: currency, summary: summary, versions: versions)
+        return PriceBook(id: id, revision: revision, currency: currency, summary: summary, tenants: tenants, versions: versions)
     }
 
     mutating func currency(_ node: Node, _ name: String) -> Currency? {

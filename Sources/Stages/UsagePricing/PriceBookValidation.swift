@@ -35,6 +35,15 @@ extension PriceBook {
         }
         if revision < 0 { issues.append(PriceBookIssue(nil, "revision must be 0 or more")) }
         if versions.isEmpty { issues.append(PriceBookIssue(nil, "versions must list at least one price list")) }
+        var named: Set<String> = []
+        for tenant in tenants {
+            if !Self.isName(tenant) {
+                issues.append(PriceBookIssue(nil, "tenants: '\(tenant)' is not a tenant id (lower-case letters, digits, '.', '_' or '-')"))
+            }
+            if !named.insert(tenant).inserted {
+                issues.append(PriceBookIssue(nil, "tenants: '\(tenant)' appears twice"))
+            }
+        }
         var versionIDs: Set<String> = []
         for version in versions {
             let context = "version '\(version.id)'"

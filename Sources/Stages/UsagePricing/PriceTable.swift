@@ -3,6 +3,8 @@ extension PriceBook {
     /// every SKU id with its unit and list price or tiers, and the contracts. Prices are printed exactly as rated.
     public func table() -> String {
         var lines = ["price book \(id), revision \(revision), \(currency.code)" + (summary.isEmpty ? "" : ": \(summary)")]
+        lines.append(tenants.isEmpty ? "rates every tenant no other book names (the default book)"
+                                     : "rates the tenants " + tenants.joined(separator: ", "))
         let ordered = versions.sorted { ($0.effectiveFrom, $0.id) < ($1.effectiveFrom, $1.id) }
         for version in ordered {
             let end = version.effectiveTo.map(\.description) ?? "(open)"

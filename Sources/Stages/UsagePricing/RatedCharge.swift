@@ -30,6 +30,24 @@ public struct RatedCharge: Sendable, Equatable {
     /// FOCUS `ContractedCost`: rounded like `listCost`.
     public var contractedCost: Money
 
+    /// Creates a charge (the rater makes them; other code builds them for tests and examples).
+    public init(skuID: String, skuPriceID: String, priceVersion: String, tier: Int?, pricingQuantity: ExactDecimal,
+                pricingUnit: String, listUnitPrice: ExactDecimal, contractedUnitPrice: ExactDecimal,
+                exactListCost: ExactDecimal, exactContractedCost: ExactDecimal, listCost: Money, contractedCost: Money) {
+        self.skuID = skuID
+        self.skuPriceID = skuPriceID
+        self.priceVersion = priceVersion
+        self.tier = tier
+        self.pricingQuantity = pricingQuantity
+        self.pricingUnit = pricingUnit
+        self.listUnitPrice = listUnitPrice
+        self.contractedUnitPrice = contractedUnitPrice
+        self.exactListCost = exactListCost
+        self.exactContractedCost = exactContractedCost
+        self.listCost = listCost
+        self.contractedCost = contractedCost
+    }
+
     /// FOCUS `BilledCost`: what is invoiced, the contracted cost (no commitments or credits in this version).
     public var billedCost: Money { contractedCost }
     /// FOCUS `EffectiveCost`: the contracted cost (nothing is amortised).
@@ -38,6 +56,8 @@ public struct RatedCharge: Sendable, Equatable {
 
 /// Why no price applies to a total. An unpriced total is reported, never rated as free.
 public enum UnpricedReason: Error, Sendable, Equatable, CustomStringConvertible {
+    /// No current price book rates the tenant (none names it, and there is no default book).
+    case noPriceBook
     /// No version of the book is in effect at the hour's start.
     case noVersionInEffect
     /// Versions are in effect, but none prices the total's component and metric (with its provider and instance).
@@ -50,6 +70,7 @@ public enum UnpricedReason: Error, Sendable, Equatable, CustomStringConvertible 
     /// A stable code, e.g. for an `x_` column or a metric label.
     public var code: String {
         switch self {
+        case .noPriceBook: return "no-price-book"
         case .noVersionInEffect: return "no-price-version"
         case .noMatchingSku: return "no-price"
         case .unitMismatch: return "unit-mismatch"
@@ -59,6 +80,7 @@ public enum UnpricedReason: Error, Sendable, Equatable, CustomStringConvertible 
 
     public var description: String {
         switch self {
+        case .noPriceBook: return "no price book rates the tenant (none names it, and there is no default book)"
         case .noVersionInEffect: return "no version of the price book is in effect at the hour's start"
         case .noMatchingSku: return "no price in effect matches the component and metric (with the total's provider and instance)"
         case .unitMismatch(let unit): return "the matching price is per \(unit), not per the total's unit"

@@ -25,26 +25,14 @@ public struct Rater: Sendable {
     /// Throws on two totals of the same key, hour and unit (pass `CurrentTotals.figures()`, not raw parts) and on a
     /// cost too large to compute exactly.
     public func rate(_ totals: [UsageTotal]) throws(RatingError) -> RatingResult {
-        let ordered = totals.sorted { ($0.windowStart, $0.key, $0.unit) < ($1.windowStart, $1.key, $1.unit) }
-        for (previous, next) in zip(ordered, ordered.dropFirst())
-        where previous.windowStart == next.windowStart && previous.key == next.key && previous.unit == next.unit {
-            throw RatingError("two totals for \(next.subject) in \(next.unit): rate the current figures (one per key and hour; CurrentTotals adds up parts and picks revisions)")
-        }
-        var consumed: [CounterKey: ExactDecimal] = [:]
-        var rounding = LineRounding(currency: book.currency)
+        var session = RatingSession(rater: self)
         var rated: [RatedTotal] = []
-        rated.reserveCapacity(ordered.count)
-        for total in ordered {
-            let period = BillingPeriod(containing: total.windowStart)
-            do {
-                let outcome = try rate(total, period: period, consumed: &consumed, rounding: &rounding)
-                rated.append(RatedTotal(total: total, period: period, outcome: outcome))
-            } catch {
-                throw RatingError("\(total.subject): \(error); the cost cannot be computed exactly")
-            }
+        rated.reserveCapacity(totals.count)
+        for total in totals.sorted(by: RatingSession.precedes) {
+            rated.append(try session.rate(total))
         }
         return RatingResult(priceBook: book.id, revision: book.revision, currency: book.currency, rated: rated,
-                            lines: rounding.lines())
+                            lines: session.lines())
     }
 
     /// Tiers count per billing period, tenant and SKU.
@@ -70,7 +58,7 @@ public struct Rater: Sendable {
         return .success(best)
     }
 
-    private func rate(_ total: UsageTotal, period: BillingPeriod, consumed: inout [CounterKey: ExactDecimal],
+    func rate(_ total: UsageTotal, period: BillingPeriod, consumed: inout [CounterKey: ExactDecimal],
                       rounding: inout LineRounding) throws(ExactDecimalError) -> RatingOutcome {
         let quantity = ExactDecimal(total.quantity)
         guard !quantity.isNegative else { return .unpriced(.negativeQuantity) }
@@ -121,4 +109,56 @@ public struct Rater: Sendable {
         }
         return .priced(charges)
     }
+}
+
+/// Rates totals one at a time in rating order (window start, then tenant, instance, component, metric and unit in
+/// byte order: the order of the totals' SQL cursor), so that a month can be rated streaming, keeping only the tier
+/// counters and the invoice lines' running sums. The same totals give the same costs as `Rater.rate`.
+public struct RatingSession: Sendable {
+    /// The rater.
+    public let rater: Rater
+    private var consumed: [Rater.CounterKey: ExactDecimal] = [:]
+    private var rounding: LineRounding
+    private var last: UsageTotal?
+
+    /// A session with nothing rated yet.
+    public init(rater: Rater) {
+        self.rater = rater
+        rounding = LineRounding(currency: rater.book.currency)
+    }
+
+    /// Rates the next total; throws when it does not come after the previous one in rating order (a duplicate, or
+    /// input in another order) or when its cost is too large to compute exactly.
+    public mutating func rate(_ total: UsageTotal) throws(RatingError) -> RatedTotal {
+        if let last, !Self.precedes(last, total) {
+            let problem = last.windowStart == total.windowStart && last.key == total.key && last.unit == total.unit
+                ? "two totals for \(total.subject) in \(total.unit): rate the current figures (one per key and hour; CurrentTotals adds up parts and picks revisions)"
+                : "\(total.subject) comes after \(last.subject): rate totals in rating order (window start, then key and unit in byte order)"
+            throw RatingError(problem)
+        }
+        last = total
+        let period = BillingPeriod(containing: total.windowStart)
+        do {
+            let outcome = try rater.rate(total, period: period, consumed: &consumed, rounding: &rounding)
+            return RatedTotal(total: total, period: period, outcome: outcome)
+        } catch {
+            throw RatingError("\(total.subject): \(error); the cost cannot be computed exactly")
+        }
+    }
+
+    /// The invoice lines so far, sorted by period, then key, then unit.
+    public func lines() -> [InvoiceLine] { rounding.lines() }
+
+    /// Rating order: window start, then tenant, instance, component, metric and unit, text compared byte by byte in
+    /// UTF-8 (as PostgreSQL's `COLLATE "C"`).
+    public static func precedes(_ lhs: UsageTotal, _ rhs: UsageTotal) -> Bool {
+        if lhs.windowStart != rhs.windowStart { return lhs.windowStart < rhs.windowStart }
+        if lhs.key.tenant != rhs.key.tenant { return bytesPrecede(lhs.key.tenant, rhs.key.tenant) }
+        if lhs.key.instance != rhs.key.instance { return bytesPrecede(lhs.key.instance, rhs.key.instance) }
+        if lhs.key.component != rhs.key.component { return bytesPrecede(lhs.key.component, rhs.key.component) }
+        if lhs.key.metric != rhs.key.metric { return bytesPrecede(lhs.key.metric, rhs.key.metric) }
+        return bytesPrecede(lhs.unit, rhs.unit)
+    }
+
+    private static func bytesPrecede(_ lhs: String, _ rhs: String) -> Bool { lhs.utf8.lexicographicallyPrecedes(rhs.utf8) }
 }

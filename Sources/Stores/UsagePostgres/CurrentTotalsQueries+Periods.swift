@@ -56,6 +56,16 @@ public struct CurrentFigure: Equatable, Sendable {
     public var provider: String?
     /// The revision the figure is from (0: the live accounting).
     public var revision: Int64
+
+    /// The figure as a total of the standard, e.g. to rate it; nil when its quantity is not a `Quantity` (more than
+    /// six decimals or out of range, which the totals' `numeric(38, 6)` only allows beyond the quantity's range).
+    public var usageTotal: UsageTotal? {
+        guard let quantity = quantity.quantity else { return nil }
+        return UsageTotal(key: UsageKey(tenant: tenant, instance: instance, component: component, metric: metric),
+                          windowStart: windowStart, windowEnd: windowEnd, quantity: quantity, unit: unit,
+                          eventCount: eventCount, status: status, sourcePartition: "", lastOffset: 0, provider: provider,
+                          revision: revision)
+    }
 }
 
 extension CurrentTotalsQueries {
@@ -120,19 +130,20 @@ extension CurrentTotalsQueries {
         return row?[0].flatMap { Int64($0) } ?? 0
     }
 
-    /// Opens a cursor over the current figures of hours starting in `[from, to)` in a fixed order (window start,
-    /// then tenant, instance, component, metric and unit in byte order, then revision). The connection must be in a
-    /// transaction (the cursor lives until it ends): read them with `FigureCursor.next`.
-    public func figures(from: Timestamp, to: Timestamp, on connection: PostgresConnection) throws(TotalsQueryError) -> FigureCursor {
+    /// Opens a cursor over the current figures of hours starting in `[from, to)` (of one tenant, if given) in a
+    /// fixed order (window start, then tenant, instance, component, metric and unit in byte order, then revision).
+    /// The connection must be in a transaction (the cursor lives until it ends): read them with `FigureCursor.next`.
+    public func figures(from: Timestamp, to: Timestamp, tenant: String? = nil,
+                        on connection: PostgresConnection) throws(TotalsQueryError) -> FigureCursor {
         let precise = #"'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'"#
         _ = try run("reading the period's totals", """
             DECLARE current_figures NO SCROLL CURSOR FOR
             SELECT to_char(window_start AT TIME ZONE 'UTC', \(precise)), to_char(window_end AT TIME ZONE 'UTC', \(precise)),
                    quantity::text, unit, tenant, instance, component, host_provider, metric, event_count, status, revision
-            FROM \(names.view) WHERE window_start >= $1 AND window_start < $2
+            FROM \(names.view) WHERE window_start >= $1 AND window_start < $2 AND ($3::text IS NULL OR tenant = $3)
             ORDER BY window_start, tenant COLLATE "C", instance COLLATE "C", component COLLATE "C", metric COLLATE "C",
                      unit COLLATE "C", revision
-            """, [.text(from.rfc3339), .text(to.rfc3339)], on: connection)
+            """, [.text(from.rfc3339), .text(to.rfc3339), tenant.map { .text($0) } ?? .null], on: connection)
         return FigureCursor(queries: self, connection: connection)
     }
 

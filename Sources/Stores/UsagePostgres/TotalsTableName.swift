@@ -3,6 +3,7 @@
 /// no other module names these objects.
 ///
 /// - `<name>`: the view of current figures; `<name>_focus`: the same under FinOps FOCUS column names;
+/// - `<name>_focus_costs`: the exported FOCUS rows with their costs;
 /// - `<name>_revisions`: every revision of every part of every total;
 /// - `<name>_replays`, `<name>_replay_staging`, `<name>_replay_partitions`: the re-accountings' bookkeeping.
 public struct TotalsTableName: Hashable, Sendable, CustomStringConvertible {
@@ -26,6 +27,8 @@ public struct TotalsTableName: Hashable, Sendable, CustomStringConvertible {
 
     /// The view of current figures under FinOps FOCUS column names.
     public var focusView: String { view + "_focus" }
+    /// The rows of the current FOCUS export of every exported day, costs included (`FocusCostsTable`).
+    public var focusCosts: String { view + "_focus_costs" }
     /// The table holding every revision of every part.
     public var revisions: String { view + "_revisions" }
     /// The re-accountings, one row per revision.

@@ -51,6 +51,7 @@ public enum PriceBookEventEncoder {
             ("priceBook", .string(book.id)), ("revision", .number(String(book.revision))), ("currency", .string(book.currency.code)),
         ]
         if !book.summary.isEmpty { members.append(("description", .string(book.summary))) }
+        if !book.tenants.isEmpty { members.append(("tenants", .array(book.tenants.map { .string($0) }))) }
         members.append(("versions", .array(book.versions.map(version))))
         return .object(members)
     }

@@ -108,8 +108,8 @@ public enum PriceBookTopic {
 
     /// Publishes `book` as a new revision at `time`: creates the topic if it is missing, reads it to its end, checks
     /// the book (`issues()`) and the publication rule against the book's highest revision there
-    /// (`PriceBookPublicationRule`, with `corrections` naming the versions whose past is deliberately corrected), then
-    /// sends the event with an idempotent producer and waits until the broker has it. Nothing is sent when the book is
+    /// (`PriceBookPublicationRule`, with `corrections` naming the versions whose past is deliberately corrected) and
+    /// that the current books with it still give each tenant one book (`PriceBookSet`), then sends the event with an idempotent producer and waits until the broker has it. Nothing is sent when the book is
     /// refused or already published.
     public static func publish(_ book: PriceBook, corrections: Set<String> = [], kafka: KafkaConfiguration,
                                topic: String = defaultTopic, source: String = PriceBookEvent.defaultSource, time: Timestamp,
@@ -120,9 +120,15 @@ public enum PriceBookTopic {
         }
         do {
             try create(kafka: kafka, topic: topic, logger: logger)
-            let latest = try read(kafka: kafka, topic: topic, logger: logger).history.books[book.id]?.latest
+            let history = try read(kafka: kafka, topic: topic, logger: logger).history
+            let latest = history.books[book.id]?.latest
             let verdict = PriceBookPublicationRule.check(book, over: latest?.book, at: time, corrections: corrections)
             if case .failure(let refusal) = verdict { throw PriceBookTopicError.refused(refusal) }
+            do {
+                _ = try PriceBookSet(history.currentBooks).replacing(book)
+            } catch {
+                throw PriceBookTopicError.refused(PriceBookRefusal(bookID: book.id, revision: book.revision, problems: [error.message]))
+            }
             if case .success(.alreadyPublished) = verdict, let latest { return .alreadyPublished(latest) }
             let event = PriceBookEvent(book: book, source: source, time: time)
             let encoded = PriceBookEventEncoder.encode(event)

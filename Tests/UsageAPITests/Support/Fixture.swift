@@ -7,14 +7,16 @@ import ServiceLifecycle
 import TestSupport
 import Testing
 @testable import UsageAPI
+import UsagePriceBooks
+import UsagePricing
 import UsageService
 import UsageSimulation
 import UsageStandard
 import UsageTopology
 
 /// What every integration test of the API shares, made once per test process: yesterday's simulated usage of the
-/// three seed scenarios accounted by the real pipeline into PostgreSQL (table of its own), the test realm, and an
-/// API server over both.
+/// three seed scenarios accounted by the real pipeline into PostgreSQL (table of its own), the seed scenarios' price
+/// book (examples/price-book.yaml) on a prices topic of its own, the test realm, and an API server over them.
 struct Fixture: Sendable {
     let realm: TestRealm
     let databaseURL: String
@@ -80,14 +82,28 @@ struct Fixture: Sendable {
             guard clock.now < deadline else { throw TestSetupError("PostgreSQL has \(inPostgres) of \(inKafka) totals after 60 s") }
             try await Task.sleep(for: .milliseconds(200))
         }
+        let book = try PriceBook.parse(String(contentsOf: TestServices.repository.appendingPathComponent("examples/price-book.yaml"), encoding: .utf8),
+                                       file: "examples/price-book.yaml")
+        var prices = PriceBookSource(kafka: kafka)
+        prices.topic = "\(id).prices"
+        let pricesTopic = prices.topic
+        try await DedicatedThread.run(name: "prices") {
+            _ = try PriceBookTopic.publish(book, kafka: kafka, topic: pricesTopic, time: Timestamp(milliseconds: WallClock.milliseconds()),
+                                           logger: logger)
+        }
         let realm = try await TestRealm.start()
-        let api = try await startAPI(realm: realm, databaseURL: databaseURL, table: table)
+        let api = try await startAPI(realm: realm, databaseURL: databaseURL, table: table, prices: prices)
+        let admin = try await realm.token(tenant: nil, roles: [TestRealm.adminRole])
+        while try await HTTP.get(api + "/v1/prices", token: admin).status != 200 {
+            guard clock.now < deadline + .seconds(60) else { throw TestSetupError("the API did not read the price book") }
+            try await Task.sleep(for: .milliseconds(100))
+        }
         return Fixture(realm: realm, databaseURL: databaseURL, table: table, api: api,
                        day: String(start.rfc3339.prefix(10)), expected: ExpectedTotals(records: records, scope: Topology.standard.scope, key: Topology.standard.key))
     }
 
     /// Starts an API server (it runs until the test process ends) and returns its base URL.
-    static func startAPI(realm: TestRealm?, databaseURL: String, table: String,
+    static func startAPI(realm: TestRealm?, databaseURL: String, table: String, prices: PriceBookSource? = nil,
                          keyCacheTimeToLive: Duration = .seconds(300), minimumRefetch: Duration = .seconds(10)) async throws -> String {
         var oidc: OIDCConfiguration?
         if let realm {
@@ -102,6 +118,7 @@ struct Fixture: Sendable {
         configuration.host = "127.0.0.1"
         configuration.port = try TestServices.freePort()
         configuration.connections = 2
+        configuration.prices = prices
         let server = try UsageAPIServer.make(configuration, logger: logger)
         Task { try await ServiceGroup(services: [server], logger: logger).run() }
         let base = "http://127.0.0.1:\(configuration.port)"

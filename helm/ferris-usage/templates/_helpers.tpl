@@ -60,3 +60,32 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/part-of: ferrisdx
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
+
+{{/* The Kafka client's security and extra librdkafka properties as FERRIS_KAFKA_* variables (after FERRIS_BROKERS):
+     shared by every container that talks to Kafka. */}}
+{{- define "ferris-usage.kafkaClientEnv" -}}
+- name: FERRIS_KAFKA_SECURITY_PROTOCOL
+  value: {{ .Values.kafka.securityProtocol }}
+{{- if hasPrefix "SASL" .Values.kafka.securityProtocol }}
+- name: FERRIS_KAFKA_SASL_MECHANISMS
+  value: {{ .Values.kafka.sasl.mechanism }}
+- name: FERRIS_KAFKA_SASL_USERNAME
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "kafka.sasl.existingSecret is required with a SASL security protocol" .Values.kafka.sasl.existingSecret }}
+      key: {{ .Values.kafka.sasl.usernameKey }}
+- name: FERRIS_KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.kafka.sasl.existingSecret }}
+      key: {{ .Values.kafka.sasl.passwordKey }}
+{{- end }}
+{{- if .Values.kafka.tls.caSecret }}
+- name: FERRIS_KAFKA_SSL_CA_LOCATION
+  value: /etc/ferris-usage/kafka-ca/{{ .Values.kafka.tls.caKey }}
+{{- end }}
+{{- range $name, $value := .Values.kafka.properties }}
+- name: {{ printf "FERRIS_KAFKA_%s" ($name | upper | replace "." "_") }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- end -}}
