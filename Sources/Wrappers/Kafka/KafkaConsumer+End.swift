@@ -12,7 +12,7 @@ extension KafkaConsumer {
             if reachedEnd.contains(tp) { return true }
             guard let (low, high) = cachedWatermarks(tp) else { return false }
             // No position until a record was delivered: an empty partition is read to its end already.
-            let position = positions[tp].flatMap { $0 >= 0 ? $0 : nil } ?? low
+            let position = position(of: tp, in: positions).flatMap { $0 >= 0 ? $0 : nil } ?? low
             return position >= high
         }
     }
@@ -26,7 +26,14 @@ extension KafkaConsumer {
     public func hasRead(upTo ends: [KafkaTopicPartition: Int64]) -> Bool {
         let positions = positions(Array(ends.keys))
         return ends.allSatisfy { tp, end in
-            max(positions[tp] ?? -1, lastEndOffsets[tp] ?? -1) >= end
+            max(position(of: tp, in: positions) ?? -1, lastEndOffsets[tp] ?? -1) >= end
         }
+    }
+
+    /// The position of `tp`: where it was assigned while the assignment has delivered nothing yet (librdkafka may
+    /// still report the previous assignment's position then), else librdkafka's.
+    private func position(of tp: KafkaTopicPartition, in positions: [KafkaTopicPartition: Int64]) -> Int64? {
+        if let start = startsNotYetDelivered[tp] { return start >= 0 ? start : nil }
+        return positions[tp]
     }
 }

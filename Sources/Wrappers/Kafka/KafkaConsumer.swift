@@ -27,6 +27,11 @@ public final class KafkaConsumer {
     public private(set) var reachedEnd: Set<KafkaTopicPartition> = []
     /// With `enable.partition.eof=true`: per partition, the offset of the last end reported (kept when records follow).
     public private(set) var lastEndOffsets: [KafkaTopicPartition: Int64] = [:]
+    /// With `enable.partition.eof=true`: partitions assigned that have delivered neither a record nor their end
+    /// since, with the offset they were assigned at (negative: a logical offset, e.g. the committed one). librdkafka
+    /// applies an assignment on its own thread, so until then `rd_kafka_position` may still report where the
+    /// previous assignment had read to, which `hasRead`/`hasReachedEnd` must not take for the new one's.
+    private(set) var startsNotYetDelivered: [KafkaTopicPartition: Int64] = [:]
     private let tracksEnds: Bool
 
     /// The `rd_kafka_t` handle.
@@ -135,13 +140,18 @@ public final class KafkaConsumer {
             let err = message.pointee.err
             if err == RD_KAFKA_RESP_ERR_NO_ERROR {
                 records += 1
-                if tracksEnds && !reachedEnd.isEmpty { reachedEnd.remove(Self.topicPartition(of: message)) }
+                if tracksEnds && !(reachedEnd.isEmpty && startsNotYetDelivered.isEmpty) {
+                    let tp = Self.topicPartition(of: message)
+                    reachedEnd.remove(tp)
+                    startsNotYetDelivered[tp] = nil
+                }
                 try body(KafkaRecord(message))
             } else if err == RD_KAFKA_RESP_ERR__PARTITION_EOF {
                 if tracksEnds {
                     let tp = Self.topicPartition(of: message)
                     reachedEnd.insert(tp)
                     lastEndOffsets[tp] = message.pointee.offset
+                    startsNotYetDelivered[tp] = nil
                 }
             } else if err == RD_KAFKA_RESP_ERR__FATAL {
                 throw fatalConsumerError() ?? KafkaError(.fatal, "fatal consumer error; the consumer must be recreated (restart the service)")
@@ -167,6 +177,7 @@ public final class KafkaConsumer {
             throw KafkaError(.operation, err, context: "assign \(starts.keys.sorted { $0.description < $1.description })")
         }
         forgetEnds(of: starts.keys)
+        if tracksEnds { startsNotYetDelivered.merge(starts) { $1 } }
         assignment = Set(starts.keys)
     }
 
@@ -177,6 +188,7 @@ public final class KafkaConsumer {
         for tp in partitions {
             reachedEnd.remove(tp)
             lastEndOffsets[tp] = nil
+            startsNotYetDelivered[tp] = nil
         }
     }
 
@@ -262,6 +274,7 @@ public final class KafkaConsumer {
             let starts = partitions.isEmpty ? [:] : rebalanceBox.handler(.assigned(partitions), self)
             for (index, tp) in partitions.enumerated() {
                 if let start = starts[tp] { list.pointee.elems[index].offset = start }
+                if tracksEnds { startsNotYetDelivered[tp] = starts[tp] ?? -1 }
             }
             let failure = Rebalancing.take(handle, list, cooperative: rebalanceBox.cooperative)
             // What librdkafka holds is the truth: a fatal error turns an assign into an unassign without an error.
