@@ -49,6 +49,9 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Sources/Support/ProcessSupport"),
+        // Configuration files read with every problem located (line and column): the YAML reader of the price book
+        // and budget files.
+        .target(name: "YAMLFiles", dependencies: [.product(name: "Yams", package: "Yams")], path: "Sources/Support/YAMLFiles"),
 
         // Wrappers: thin, safe Swift over the C libraries; they know nothing of usage.
         .target(name: "Kafka", dependencies: ["CRdKafka", .product(name: "Logging", package: "swift-log")],
@@ -73,8 +76,12 @@ let package = Package(
                 path: "Sources/Stages/UsageCollector"),
         // Prices and costs: the price book (versions, SKUs, tiers, contracts), its file format, and exact rating of
         // totals into FOCUS costs.
-        .target(name: "UsagePricing", dependencies: ["UsageStandard", .product(name: "Yams", package: "Yams")],
+        .target(name: "UsagePricing", dependencies: ["UsageStandard", "YAMLFiles", .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/UsagePricing"),
+        // Budgets: their file form and rules, the periods they count in, and the tracker that turns figures into
+        // threshold and forecast alerts (standard, section 15).
+        .target(name: "UsageBudgets", dependencies: ["UsagePricing", "UsageStandard", "YAMLFiles", .product(name: "Yams", package: "Yams")],
+                path: "Sources/Stages/UsageBudgets"),
 
         // Stores: the standard's data where it is kept.
         // The totals in PostgreSQL, and the only code that knows their tables and views: schema and migrations, the
@@ -147,7 +154,7 @@ let package = Package(
         .executableTarget(name: "FerrisUsageCLI", dependencies: [
             "UsageService", "UsageEndpoints", "UsageAPI", "UsageSimulation", "UsageTopology", "UsagePostgres", "DevelopmentServices",
             "Kafka", "ProcessSupport", "UsageStandard", "FocusExport", "S3", "UsageRegistry", "UsageCollector", "UsageCollectorService",
-            "UsagePricing", "UsagePriceBooks", "PostgreSQL",
+            "UsagePricing", "UsagePriceBooks", "PostgreSQL", "UsageBudgets", "YAMLFiles",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -174,7 +181,8 @@ let package = Package(
         .testTarget(name: "UsageServiceTests", dependencies: ["UsageService", "UsageStages", "UsageStandard", "UsageTopology", "Kafka"]),
         .testTarget(name: "FocusExportTests", dependencies: ["FocusExport", "S3", "UsageStandard"]),
         .testTarget(name: "UsageCollectorTests", dependencies: ["UsageCollector", "UsageRegistry", "UsageStandard"]),
-        .testTarget(name: "UsagePricingTests", dependencies: ["UsagePricing", "UsageStandard"]),
+        .testTarget(name: "UsagePricingTests", dependencies: ["UsagePricing", "UsageStandard", "YAMLFiles"]),
+        .testTarget(name: "UsageBudgetsTests", dependencies: ["UsageBudgets", "UsagePricing", "UsageStandard"]),
         .testTarget(name: "UsagePriceBooksTests", dependencies: ["UsagePriceBooks", "UsagePricing", "UsageStandard"]),
         .testTarget(name: "CollectorIntegrationTests", dependencies: [
             "Kafka", "ProcessSupport", "TestSupport", "UsageCollector", "UsageRegistry", "UsageService", "UsageStandard",

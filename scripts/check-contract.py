@@ -233,6 +233,52 @@ for name, mutate in {
     if price_event_validator.is_valid(broken_event):
         problem(f"price-book-event schema accepts an event with {name}")
 
+# Budgets (standard v1.3, section 15): the example file, and what the schema must refuse (the loader, tested in
+# UsageBudgetsTests, checks the same file and the rules a schema cannot express).
+budget_validator = validator("budget.v1.schema.json")
+budgets = yaml.safe_load((DOCS.parent / "examples" / "budgets.yaml").read_text())
+for error in budget_validator.iter_errors(budgets):
+    problem(f"examples/budgets.yaml: {error.message}")
+for name, mutate in {
+    "a week period": lambda b: b["budgets"][0].update(period="week"),
+    "a threshold above 1000 %": lambda b: b["budgets"][0].update(thresholds=[50, 1200]),
+    "an ftp webhook": lambda b: b["budgets"][0].update(webhook={"url": "ftp://example.com", "secret": "s"}),
+    "a quantity limit without a metric": lambda b: b["budgets"][0].update(limit={"quantity": "10"}),
+    "a cost without its currency": lambda b: b["budgets"][0].update(limit={"cost": "10"}),
+    "a metric outside the registry": lambda b: b["budgets"][1]["scope"].update(metric="gpu_seconds"),
+    "an upper-case tenant": lambda b: b["budgets"][0].update(tenant="ACME"),
+    "the secret itself": lambda b: b["budgets"][0].update(webhook={"url": "https://x.example", "secret": "s", "key": "abc"}),
+}.items():
+    broken_budgets = copy.deepcopy(budgets)
+    mutate(broken_budgets)
+    if budget_validator.is_valid(broken_budgets):
+        problem(f"budget schema accepts a file with {name}")
+
+# Alert events (section 15): one as the service writes it (UsageBudgetsTests checks the encoder gives this shape),
+# and what the schema must refuse.
+alert_validator = validator("alert-event.v1.schema.json")
+alert_event = {"specversion": "1.0", "id": "hybrid-corp-jupyter/2026-11/threshold-50/fired/1", "source": "/ferris-usage/alerts",
+               "type": "net.ferrislabs.usage.alert.v1", "time": "2026-11-07T04:00:00.000Z", "subject": "hybrid-corp-jupyter",
+               "datacontenttype": "application/json",
+               "data": {"budget": "hybrid-corp-jupyter", "budgetRevision": 1, "tenant": "hybrid-corp",
+                        "period": {"name": "2026-11", "start": "2026-11-01T00:00:00.000Z", "end": "2026-12-01T00:00:00.000Z"},
+                        "kind": "threshold", "threshold": "50", "state": "fired", "sequence": 1, "figure": "55",
+                        "limit": "100", "unit": "Hours", "totals": 1, "latestHourEnd": "2026-11-07T04:00:00.000Z"}}
+for error in alert_validator.iter_errors(alert_event):
+    problem(f"alert event: {error.message}")
+for name, mutate in {
+    "a forecast with a threshold": lambda e: e["data"].update(kind="forecast"),
+    "a figure as a float": lambda e: e["data"].update(figure=55.5),
+    "an id without its sequence": lambda e: e.update(id="hybrid-corp-jupyter/2026-11/threshold-50/fired"),
+    "both unit and currency": lambda e: e["data"].update(currency="EUR"),
+    "a sequence of 0": lambda e: e["data"].update(sequence=0),
+    "another state": lambda e: e["data"].update(state="acknowledged"),
+}.items():
+    broken_alert = copy.deepcopy(alert_event)
+    mutate(broken_alert)
+    if alert_validator.is_valid(broken_alert):
+        problem(f"alert-event schema accepts an alert with {name}")
+
 # AsyncAPI 3.0.
 api = yaml.safe_load((DOCS / "asyncapi.yaml").read_text())
 

@@ -10,7 +10,7 @@ struct FerrisUsage: AsyncParsableCommand {
         version: ferrisUsageVersion,
         subcommands: [RunCommand.self, SimulateCommand.self, DemoCommand.self, ValidateCommand.self, TopologyCommand.self,
                       ReplayCommand.self, ExportCommand.self, ServicesCommand.self, CollectCommand.self, RegistryCommand.self,
-                      APICommand.self, PricesCommand.self])
+                      APICommand.self, PricesCommand.self, BudgetsCommand.self])
 }
 
 /// Where the broker and database are; flags win over environment variables.

@@ -107,6 +107,30 @@ public struct ExactDecimal: Sendable, Hashable, Comparable, CustomStringConverti
         return ExactDecimal(units: quotient, scale: target)
     }
 
+    /// The quotient by a positive whole number, rounded once, half to even, to `target` fractional digits (e.g. a
+    /// projection: a sum times hours over hours). Throws on a divisor that is not positive and on overflow.
+    public func divided(by divisor: Int64, toScale target: Int) throws(ExactDecimalError) -> ExactDecimal {
+        guard divisor > 0, (0...38).contains(target) else { throw .overflow }
+        // units / 10^scale / divisor = numerator / denominator at 10^-target.
+        var numerator = units
+        var denominator = Int128(divisor)
+        if target >= scale {
+            guard let scaled = units(atScale: target) else { throw .overflow }
+            numerator = scaled
+        } else {
+            let (product, overflow) = denominator.multipliedReportingOverflow(by: Self.power(of: scale - target))
+            if overflow { throw .overflow }
+            denominator = product
+        }
+        var quotient = numerator / denominator
+        let twice = (numerator % denominator).magnitude * 2
+        let whole = denominator.magnitude
+        if twice > whole || (twice == whole && quotient % 2 != 0) {
+            quotient += numerator < 0 ? -1 : 1
+        }
+        return ExactDecimal(units: quotient, scale: target).normalized
+    }
+
     /// Whether the value has more than `digits` fractional digits that are not zero.
     public func hasMoreDecimals(than digits: Int) -> Bool { normalized.scale > digits }
 

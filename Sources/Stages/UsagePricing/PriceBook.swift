@@ -1,19 +1,5 @@
 import UsageStandard
-
-/// Where a value stands in the file it was read from (1-based), so a problem found after parsing can still point at
-/// it. Nil for a price book built in code.
-public struct FilePosition: Sendable, Hashable {
-    /// 1-based line.
-    public var line: Int
-    /// 1-based column.
-    public var column: Int
-
-    /// Creates a location.
-    public init(line: Int, column: Int) {
-        self.line = line
-        self.column = column
-    }
-}
+import YAMLFiles
 
 /// A price book: one currency's versioned price lists, as ferris labs publishes them (standard, section 14).
 ///

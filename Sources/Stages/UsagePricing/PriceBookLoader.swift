@@ -1,4 +1,5 @@
 import UsageStandard
+import YAMLFiles
 import Yams
 
 extension PriceBook {

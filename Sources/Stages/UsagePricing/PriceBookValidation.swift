@@ -1,4 +1,5 @@
 import UsageStandard
+import YAMLFiles
 
 /// One thing wrong with a price book: what, and where (the file position when the book was read from a file, and
 /// always a path of ids such as `version 2026-11, price kafka/cpu_core_seconds`).
@@ -30,14 +31,14 @@ extension PriceBook {
     /// contracts per tenant once per version, with discounts between 0 and 100 and prices for listed SKUs.
     public func issues() -> [PriceBookIssue] {
         var issues: [PriceBookIssue] = []
-        if !Self.isName(id) {
+        if !Identifier.isID(id) {
             issues.append(PriceBookIssue(nil, "priceBook '\(id)' must be lower-case letters, digits, '.', '_' or '-', starting with a letter or digit"))
         }
         if revision < 0 { issues.append(PriceBookIssue(nil, "revision must be 0 or more")) }
         if versions.isEmpty { issues.append(PriceBookIssue(nil, "versions must list at least one price list")) }
         var named: Set<String> = []
         for tenant in tenants {
-            if !Self.isName(tenant) {
+            if !Identifier.isID(tenant) {
                 issues.append(PriceBookIssue(nil, "tenants: '\(tenant)' is not a tenant id (lower-case letters, digits, '.', '_' or '-')"))
             }
             if !named.insert(tenant).inserted {
@@ -47,7 +48,7 @@ extension PriceBook {
         var versionIDs: Set<String> = []
         for version in versions {
             let context = "version '\(version.id)'"
-            if !Self.isName(version.id) {
+            if !Identifier.isID(version.id) {
                 issues.append(PriceBookIssue(version.location, "\(context): the id must be lower-case letters, digits, '.', '_' or '-'"))
             }
             if !versionIDs.insert(version.id).inserted {
@@ -94,13 +95,13 @@ extension PriceBook {
         if MetricRegistry.v1[sku.metric] == nil {
             issues.append(PriceBookIssue(location, "\(here): '\(sku.metric)' is not in the metric registry (\(MetricRegistry.v1.metrics.keys.sorted().joined(separator: ", ")))"))
         }
-        if sku.component != Sku.anyComponent, !Self.isComponent(sku.component) {
+        if sku.component != Sku.anyComponent, !Identifier.isName(sku.component) {
             issues.append(PriceBookIssue(location, "\(here): component '\(sku.component)' must be a component name (lower-case letters, digits and '-') or '*' for every component"))
         }
-        if let provider = sku.provider, provider.isEmpty || !provider.utf8.allSatisfy({ Self.isLowerOrDigit($0) }) {
+        if let provider = sku.provider, provider.isEmpty || !provider.utf8.allSatisfy({ Identifier.isLowerAlnum($0) }) {
             issues.append(PriceBookIssue(location, "\(here): provider '\(provider)' must be lower-case letters and digits, as the registry writes it (gcp, onprem, ...)"))
         }
-        if let instance = sku.instance, !Self.isName(instance) {
+        if let instance = sku.instance, !Identifier.isID(instance) {
             issues.append(PriceBookIssue(location, "\(here): instance '\(instance)' is not an instance id (lower-case letters, digits, '.', '_', '-')"))
         }
         return issues
@@ -203,20 +204,5 @@ extension PriceBook {
             }
         }
         return issues
-    }
-
-    static func isName(_ text: String) -> Bool {
-        guard let first = text.utf8.first, let last = text.utf8.last, text.utf8.count <= 200,
-              isLowerOrDigit(first), isLowerOrDigit(last) else { return false }
-        return text.utf8.allSatisfy { isLowerOrDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
-    }
-
-    static func isComponent(_ text: String) -> Bool {
-        guard let first = text.utf8.first, isLowerOrDigit(first), text.utf8.count <= 63 else { return false }
-        return text.utf8.allSatisfy { isLowerOrDigit($0) || $0 == UInt8(ascii: "-") }
-    }
-
-    static func isLowerOrDigit(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
     }
 }

@@ -12,14 +12,14 @@ struct InstanceDataReader {
             throw InstanceEventError(.invalidAttribute, "data.change", "'\(changeText)' is not created, updated or deleted")
         }
         let id = try string("instance")
-        guard Self.isInstanceID(id) else {
+        guard Identifier.isID(id) else {
             throw InstanceEventError(.invalidAttribute, "data.instance",
                                      "'\(id)' is not an instance id (lower-case letters, digits, '.', '_', '-', starting and ending with a letter or digit, at most 200 characters)")
         }
         if change == .deleted && data["tenant"] == nil { return (change, id, nil) }
         let tenant = try string("tenant")
         let provider = try string("provider")
-        guard Self.isName(provider) else {
+        guard Identifier.isName(provider) else {
             throw InstanceEventError(.invalidAttribute, "data.provider", "'\(provider)' must be lower-case letters, digits and '-' (gcp, azure, onprem, ...)")
         }
         guard let kubernetes = data["kubernetes"] else {
@@ -29,12 +29,12 @@ struct InstanceDataReader {
             throw InstanceEventError(.malformedJSON, "data.kubernetes", "must be an object, not \(kubernetes.kind)")
         }
         let cluster = try string("cluster", in: kubernetes, "data.kubernetes.cluster")
-        let namespaces = try names("namespaces", in: kubernetes, "data.kubernetes.namespaces", check: Self.isNamespace,
+        let namespaces = try names("namespaces", in: kubernetes, "data.kubernetes.namespaces", check: Identifier.isNamespace,
                                    rule: "a Kubernetes namespace name (lower-case letters, digits, '-', at most 63)")
         guard !namespaces.isEmpty else {
             throw InstanceEventError(.missingAttribute, "data.kubernetes.namespaces", "needs at least one namespace")
         }
-        let components = try names("components", in: data, "data.components", check: Self.isName,
+        let components = try names("components", in: data, "data.components", check: Identifier.isName,
                                    rule: "a component name (lower-case letters, digits and '-')")
         var links: [LinkedSystem] = []
         if let linksValue = data["links"] {
@@ -46,7 +46,7 @@ struct InstanceDataReader {
                 guard item.members != nil else { throw InstanceEventError(.malformedJSON, path, "must be an object, not \(item.kind)") }
                 let name = try string("name", in: item, path + ".name")
                 let component = try string("component", in: item, path + ".component")
-                guard Self.isName(component) else {
+                guard Identifier.isName(component) else {
                     throw InstanceEventError(.invalidAttribute, path + ".component", "'\(component)' is not a component name (lower-case letters, digits and '-')")
                 }
                 var provider: String?
@@ -95,28 +95,5 @@ struct InstanceDataReader {
             result.append(text)
         }
         return result
-    }
-
-    private static func isLowerAlnum(_ byte: UInt8) -> Bool {
-        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
-    }
-
-    /// Usable in a topic name (`ferris.events.<id>`): `[a-z0-9._-]`, starting and ending with a letter or digit.
-    static func isInstanceID(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard let first = bytes.first, let last = bytes.last, bytes.count <= 200, isLowerAlnum(first), isLowerAlnum(last) else { return false }
-        return bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
-    }
-
-    /// A component or provider name: `[a-z0-9-]`, starting with a letter or digit, at most 63 characters.
-    static func isName(_ text: String) -> Bool {
-        let bytes = Array(text.utf8)
-        guard let first = bytes.first, bytes.count <= 63, isLowerAlnum(first) else { return false }
-        return bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
-    }
-
-    /// A Kubernetes namespace (RFC 1123 label).
-    static func isNamespace(_ text: String) -> Bool {
-        isName(text) && text.utf8.last.map(isLowerAlnum) == true
     }
 }

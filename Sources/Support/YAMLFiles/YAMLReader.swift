@@ -1,7 +1,22 @@
 import Yams
 
-/// One problem in a price book file, located by line and column.
-public struct PriceBookProblem: Sendable, Equatable, CustomStringConvertible {
+/// Where a value stands in the file it was read from (1-based), so a problem found after parsing can still point at
+/// it. Nil for a value built in code.
+public struct FilePosition: Sendable, Hashable {
+    /// 1-based line.
+    public var line: Int
+    /// 1-based column.
+    public var column: Int
+
+    /// Creates a location.
+    public init(line: Int, column: Int) {
+        self.line = line
+        self.column = column
+    }
+}
+
+/// One problem in a file, located by line and column.
+public struct FileProblem: Sendable, Equatable, CustomStringConvertible {
     /// The file.
     public var file: String
     /// 1-based line.
@@ -22,40 +37,32 @@ public struct PriceBookProblem: Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(file):\(line):\(column): \(message)" }
 }
 
-/// A price book file that cannot be used, with every problem found in it.
-public struct PriceBookError: Error, Sendable, CustomStringConvertible {
-    /// The problems, in file order.
-    public var problems: [PriceBookProblem]
-
-    /// Creates the error.
-    public init(problems: [PriceBookProblem]) { self.problems = problems }
-
-    public var description: String { problems.map(\.description).joined(separator: "\n") }
-}
-
 /// Walks a composed YAML (or JSON: YAML 1.2 reads it too, with its positions) document and collects located
-/// problems, in the style of the topology and collector mapping loaders: every problem is reported, not just the
+/// problems (the price book and budget loaders; the topology and collector mapping loaders predate it): every problem is reported, not just the
 /// first, and values are read from their scalar text, so numbers are never read as binary floating point.
-struct YAMLReader {
-    let file: String
-    var problems: [PriceBookProblem] = []
+public struct YAMLReader {
+    /// The file, as problems name it.
+    public let file: String
+    /// The problems found so far, in the order found.
+    public var problems: [FileProblem] = []
 
-    init(file: String) { self.file = file }
+    /// A reader of `file`.
+    public init(file: String) { self.file = file }
 
-    mutating func problem(_ node: Node?, _ message: String) {
-        problems.append(PriceBookProblem(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message: message))
+    public mutating func problem(_ node: Node?, _ message: String) {
+        problems.append(FileProblem(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message: message))
     }
 
-    mutating func problem(_ location: FilePosition?, _ message: String) {
-        problems.append(PriceBookProblem(file: file, line: location?.line ?? 1, column: location?.column ?? 1, message: message))
+    public mutating func problem(_ location: FilePosition?, _ message: String) {
+        problems.append(FileProblem(file: file, line: location?.line ?? 1, column: location?.column ?? 1, message: message))
     }
 
-    func location(_ node: Node) -> FilePosition? {
+    public func location(_ node: Node) -> FilePosition? {
         node.mark.map { FilePosition(line: $0.line, column: $0.column) }
     }
 
     /// The document's root node; nil (with a problem) for an empty or malformed document.
-    mutating func compose(_ text: String, emptyMessage: String) -> Node? {
+    public mutating func compose(_ text: String, emptyMessage: String) -> Node? {
         do {
             guard let node = try Yams.compose(yaml: text) else {
                 problem(nil as Node?, emptyMessage)
@@ -65,7 +72,7 @@ struct YAMLReader {
         } catch let error as YamlError {
             switch error {
             case .scanner(_, let text, let mark, _), .parser(_, let text, let mark, _), .composer(_, let text, let mark, _):
-                problems.append(PriceBookProblem(file: file, line: mark.line, column: mark.column, message: "not valid YAML or JSON: \(text)"))
+                problems.append(FileProblem(file: file, line: mark.line, column: mark.column, message: "not valid YAML or JSON: \(text)"))
             default:
                 problem(nil as Node?, "not valid YAML or JSON: \(error)")
             }
@@ -78,7 +85,7 @@ struct YAMLReader {
 
     /// Calls `body` for each key of a mapping; reports a non-mapping, repeated keys, keys not in `keys`, and the
     /// `required` keys that are missing.
-    mutating func forEach(_ node: Node, in context: String, keys: [String], required: [String] = [],
+    public mutating func forEach(_ node: Node, in context: String, keys: [String], required: [String] = [],
                           _ body: (inout YAMLReader, String, Node) -> Void) {
         guard let mapping = node.mapping else {
             problem(node, "\(context) must be a mapping of keys to values")
@@ -106,7 +113,7 @@ struct YAMLReader {
     }
 
     /// The items of a list; a problem for anything else.
-    mutating func sequence(_ node: Node, _ name: String) -> [Node] {
+    public mutating func sequence(_ node: Node, _ name: String) -> [Node] {
         guard let items = node.sequence else {
             problem(node, "\(name) must be a list")
             return []
@@ -114,7 +121,7 @@ struct YAMLReader {
         return Array(items)
     }
 
-    mutating func string(_ node: Node, _ name: String) -> String? {
+    public mutating func string(_ node: Node, _ name: String) -> String? {
         guard let scalar = node.scalar else {
             problem(node, "\(name) must be a single value")
             return nil
@@ -123,19 +130,9 @@ struct YAMLReader {
     }
 
     /// A non-empty string.
-    mutating func name(_ node: Node, _ name: String) -> String? {
+    public mutating func name(_ node: Node, _ name: String) -> String? {
         guard let text = string(node, name) else { return nil }
         if text.isEmpty { problem(node, "\(name) must not be empty") }
         return text
-    }
-
-    /// An exact decimal, read from the scalar's text (`0.0000123`, `"12.5"`, `0`).
-    mutating func decimal(_ node: Node, _ name: String) -> ExactDecimal? {
-        guard let text = string(node, name) else { return nil }
-        guard let value = ExactDecimal.parse(text) else {
-            problem(node, "\(name) '\(text)' is not a plain decimal number such as 12, 0.5 or 0.0000123 (no exponent, at most \(ExactDecimal.maximumScale) decimals)")
-            return nil
-        }
-        return value
     }
 }
