@@ -49,8 +49,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "Hummingbird", package: "hummingbird"),
         ], path: "Sources/Support/ProcessSupport"),
-        // Configuration files read with every problem located (line and column): the YAML reader of the price book
-        // and budget files.
+        // Configuration files read with every problem located (line and column): the one YAML reader of the
+        // topology, collector mapping, price book and budget files.
         .target(name: "YAMLFiles", dependencies: [.product(name: "Yams", package: "Yams")], path: "Sources/Support/YAMLFiles"),
 
         // Wrappers: thin, safe Swift over the C libraries; they know nothing of usage.
@@ -68,11 +68,11 @@ let package = Package(
         // The stage library: windows and aggregation.
         .target(name: "UsageStages", dependencies: ["UsageStandard"], path: "Sources/Stages/UsageStages"),
         // Topology files: a deployment's flow described in YAML, checked, explained, and built into stages.
-        .target(name: "UsageTopology", dependencies: ["UsageStages", "UsageStandard", .product(name: "Yams", package: "Yams")],
+        .target(name: "UsageTopology", dependencies: ["UsageStages", "UsageStandard", "YAMLFiles", .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/UsageTopology"),
         // The collector's pure core: mapping files, exact interval usage from raw Prometheus samples, the scheduler
         // state machine.
-        .target(name: "UsageCollector", dependencies: ["UsageStandard", "ProcessSupport", .product(name: "Yams", package: "Yams")],
+        .target(name: "UsageCollector", dependencies: ["UsageStandard", "ProcessSupport", "YAMLFiles", .product(name: "Yams", package: "Yams")],
                 path: "Sources/Stages/UsageCollector"),
         // Prices and costs: the price book (versions, SKUs, tiers, contracts), its file format, and exact rating of
         // totals into FOCUS costs.

@@ -1,20 +1,10 @@
 import Foundation
 import UsageStandard
+import YAMLFiles
 import Yams
 
 /// One problem in a mapping file, located by line and column.
-public struct MappingProblem: Sendable, Equatable, CustomStringConvertible {
-    /// The file.
-    public var file: String
-    /// 1-based line.
-    public var line: Int
-    /// 1-based column.
-    public var column: Int
-    /// What is wrong and what is expected.
-    public var message: String
-
-    public var description: String { "\(file):\(line):\(column): \(message)" }
-}
+public typealias MappingProblem = FileProblem
 
 /// A mapping file that cannot be used, with every problem found in it.
 public struct MappingError: Error, Sendable, CustomStringConvertible {
@@ -45,33 +35,18 @@ extension CollectorConfiguration {
 
     /// Parses and checks mapping YAML; `file` names it in problems.
     public static func parse(yaml: String, file: String) throws(MappingError) -> CollectorConfiguration {
-        var reader = MappingReader(file: file)
-        let configuration = reader.read(yaml)
+        var reader = YAMLReader(file: file)
+        guard let root = reader.compose(yaml, emptyMessage: "the file is empty; a mapping needs at least its metrics") else {
+            throw MappingError(problems: reader.problems)
+        }
+        let configuration = reader.mapping(root)
         guard reader.problems.isEmpty, let configuration else { throw MappingError(problems: reader.problems) }
         return configuration
     }
 }
 
-struct MappingReader {
-    let file: String
-    var problems: [MappingProblem] = []
-
-    mutating func problem(_ node: Node?, _ message: String) {
-        problems.append(MappingProblem(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message: message))
-    }
-
-    mutating func read(_ yaml: String) -> CollectorConfiguration? {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                problem(nil, "the file is empty; a mapping needs at least its metrics")
-                return nil
-            }
-            root = node
-        } catch {
-            problem(nil, "not valid YAML: \(error)")
-            return nil
-        }
+extension YAMLReader {
+    mutating func mapping(_ root: Node) -> CollectorConfiguration? {
         var config = CollectorConfiguration()
         var sawMetrics = false
         forEach(root, in: "the mapping", keys: ["interval", "delay", "lookback", "stale", "backfill", "allocation", "labels",
@@ -144,7 +119,7 @@ struct MappingReader {
                             if (try? Regex(text)) == nil { reader.problem(value, "'\(text)' is not a valid regular expression") }
                             pattern = text
                         } else {
-                            if !Self.isComponentName(text) { reader.problem(value, "'\(text)' is not a component name (lower-case letters, digits and '-')") }
+                            if !Identifier.isName(text) { reader.problem(value, "'\(text)' is not a component name (lower-case letters, digits and '-')") }
                             component = text
                         }
                     }
@@ -153,7 +128,7 @@ struct MappingReader {
                 }
             default:
                 let text = reader.string(value, "components.unmapped") ?? ""
-                if text != "skip" && !Self.isComponentName(text) {
+                if text != "skip" && !Identifier.isName(text) {
                     reader.problem(value, "components.unmapped must be a component name, or 'skip' (such usage is then dropped and counted)")
                 }
                 rules.unmapped = text == "skip" ? nil : text
@@ -220,42 +195,6 @@ struct MappingReader {
         if Selector(text) == nil {
             problem(node, "\(name) '\(text)' is not a series selector such as metric_name{label=\"value\"} (functions and operators are not allowed: samples are read raw)")
         }
-    }
-
-    static func isComponentName(_ text: String) -> Bool {
-        guard let first = text.first, first.isLowercase || first.isNumber, text.count <= 63 else { return false }
-        return text.allSatisfy { ($0.isLowercase && $0.isASCII) || ($0.isNumber && $0.isASCII) || $0 == "-" }
-    }
-
-    mutating func forEach(_ node: Node, in context: String, keys: [String], _ body: (inout MappingReader, String, Node) -> Void) {
-        guard let mapping = node.mapping else {
-            problem(node, "\(context) must be a mapping of keys to values")
-            return
-        }
-        var seen: Set<String> = []
-        for (keyNode, value) in mapping {
-            guard let key = keyNode.scalar?.string else {
-                problem(keyNode, "\(context): keys must be plain strings")
-                continue
-            }
-            guard seen.insert(key).inserted else {
-                problem(keyNode, "\(context): '\(key)' appears twice")
-                continue
-            }
-            guard keys.contains(key) else {
-                problem(keyNode, "\(context): unknown key '\(key)' (expected one of: \(keys.joined(separator: ", ")))")
-                continue
-            }
-            body(&self, key, value)
-        }
-    }
-
-    mutating func string(_ node: Node, _ name: String) -> String? {
-        guard let scalar = node.scalar else {
-            problem(node, "\(name) must be a single value")
-            return nil
-        }
-        return scalar.string
     }
 
     mutating func duration(_ node: Node, _ name: String) -> Int64? {

@@ -1,21 +1,11 @@
 import Foundation
 import UsageStages
 import UsageStandard
+import YAMLFiles
 import Yams
 
 /// One problem in a topology file, located by line and column.
-public struct TopologyProblem: Sendable, Equatable, CustomStringConvertible {
-    /// The file.
-    public var file: String
-    /// 1-based line.
-    public var line: Int
-    /// 1-based column.
-    public var column: Int
-    /// What is wrong and what is expected.
-    public var message: String
-
-    public var description: String { "\(file):\(line):\(column): \(message)" }
-}
+public typealias TopologyProblem = FileProblem
 
 /// A topology file that cannot be used, with every problem found in it.
 public struct TopologyError: Error, Sendable, CustomStringConvertible {
@@ -37,39 +27,18 @@ extension Topology {
 
     /// Parses and checks topology YAML; `file` names it in problems.
     public static func parse(yaml: String, file: String) throws(TopologyError) -> Topology {
-        var reader = TopologyReader(file: file)
-        let topology = reader.read(yaml)
+        var reader = YAMLReader(file: file)
+        guard let root = reader.compose(yaml, emptyMessage: "the file is empty; a topology needs at least a name") else {
+            throw TopologyError(problems: reader.problems)
+        }
+        let topology = reader.topology(root)
         guard reader.problems.isEmpty, let topology else { throw TopologyError(problems: reader.problems) }
         return topology
     }
 }
 
-struct TopologyReader {
-    let file: String
-    var problems: [TopologyProblem] = []
-
-    init(file: String) { self.file = file }
-
-    mutating func problem(_ node: Node?, _ message: String) {
-        problems.append(TopologyProblem(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1, message: message))
-    }
-
-    mutating func read(_ yaml: String) -> Topology? {
-        let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: yaml) else {
-                problem(nil, "the file is empty; a topology needs at least a name")
-                return nil
-            }
-            root = node
-        } catch let error as YamlError {
-            let (line, column, text) = Self.location(of: error)
-            problems.append(TopologyProblem(file: file, line: line, column: column, message: "not valid YAML: \(text)"))
-            return nil
-        } catch {
-            problem(nil, "not valid YAML: \(error)")
-            return nil
-        }
+extension YAMLReader {
+    mutating func topology(_ root: Node) -> Topology? {
         var topology = Topology()
         var sawName = false
         forEach(root, in: "the topology", keys: ["name", "description", "source", "scope", "key", "window", "deduplicate",
@@ -181,38 +150,6 @@ struct TopologyReader {
         return topology
     }
 
-    /// Calls `body` for each key of a mapping; reports a non-mapping and keys not in `keys` (when given).
-    mutating func forEach(_ node: Node, in context: String, keys: [String]?, _ body: (inout TopologyReader, String, Node) -> Void) {
-        guard let mapping = node.mapping else {
-            problem(node, "\(context) must be a mapping of keys to values")
-            return
-        }
-        var seen: Set<String> = []
-        for (keyNode, value) in mapping {
-            guard let key = keyNode.scalar?.string else {
-                problem(keyNode, "\(context): keys must be plain strings")
-                continue
-            }
-            guard seen.insert(key).inserted else {
-                problem(keyNode, "\(context): '\(key)' appears twice")
-                continue
-            }
-            if let keys, !keys.contains(key) {
-                problem(keyNode, "\(context): unknown key '\(key)' (expected one of: \(keys.joined(separator: ", ")))")
-                continue
-            }
-            body(&self, key, value)
-        }
-    }
-
-    mutating func string(_ node: Node, _ name: String) -> String? {
-        guard let scalar = node.scalar else {
-            problem(node, "\(name) must be a single value")
-            return nil
-        }
-        return scalar.string
-    }
-
     mutating func duration(_ node: Node, _ name: String) -> Int64? {
         guard let text = string(node, name) else { return nil }
         guard let ms = DurationText.milliseconds(text) else {
@@ -276,16 +213,5 @@ struct TopologyReader {
             return nil
         }
         return KeyFields(instance: names.contains("instance"), component: names.contains("component"))
-    }
-
-    static func location(of error: YamlError) -> (Int, Int, String) {
-        switch error {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _):
-            return (mark.line, mark.column, problem)
-        case .composer(_, let problem, let mark, _):
-            return (mark.line, mark.column, problem)
-        default:
-            return (1, 1, "\(error)")
-        }
     }
 }

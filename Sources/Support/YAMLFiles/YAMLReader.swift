@@ -38,7 +38,7 @@ public struct FileProblem: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Walks a composed YAML (or JSON: YAML 1.2 reads it too, with its positions) document and collects located
-/// problems (the price book and budget loaders; the topology and collector mapping loaders predate it): every problem is reported, not just the
+/// problems (the topology, collector mapping, price book and budget loaders extend it): every problem is reported, not just the
 /// first, and values are read from their scalar text, so numbers are never read as binary floating point.
 public struct YAMLReader {
     /// The file, as problems name it.
@@ -83,9 +83,9 @@ public struct YAMLReader {
         }
     }
 
-    /// Calls `body` for each key of a mapping; reports a non-mapping, repeated keys, keys not in `keys`, and the
-    /// `required` keys that are missing.
-    public mutating func forEach(_ node: Node, in context: String, keys: [String], required: [String] = [],
+    /// Calls `body` for each key of a mapping; reports a non-mapping, repeated keys, keys not in `keys` (any key when
+    /// nil), and the `required` keys that are missing.
+    public mutating func forEach(_ node: Node, in context: String, keys: [String]?, required: [String] = [],
                           _ body: (inout YAMLReader, String, Node) -> Void) {
         guard let mapping = node.mapping else {
             problem(node, "\(context) must be a mapping of keys to values")
@@ -101,7 +101,7 @@ public struct YAMLReader {
                 problem(keyNode, "\(context): '\(key)' appears twice")
                 continue
             }
-            guard keys.contains(key) else {
+            if let keys, !keys.contains(key) {
                 problem(keyNode, "\(context): unknown key '\(key)' (expected one of: \(keys.joined(separator: ", ")))")
                 continue
             }
