@@ -110,7 +110,8 @@ struct ExportCostTests {
 
     @Test("hand-computed costs, unpriced rows with their reason, tier rows; DuckDB recomputes every cost from the book; a replay of a closed day and a price correction make new revisions that recompute too")
     func costs() async throws {
-        let table = TestServices.unique("focus_costs")
+        // Capitals in the name: PostgreSQL folds the unquoted name, and the cost table must still be found again.
+        let table = TestServices.unique("Focus_Costs")
         try await Self.createTotals(table)
         let store = try await ExportFixtures.store()
         let bookPath = TestServices.repository.appendingPathComponent("examples/price-book.yaml").path

@@ -210,3 +210,18 @@ func ids(_ alerts: [BudgetAlert]) -> [String] { alerts.map(\.id) }
         #expect(throws: BudgetError.self) { try AlertEvent.decode(Array("[]".utf8)).get() }
     }
 }
+
+@Suite struct BudgetRestarts {
+    @Test func aPeriodOnlyNamedByPublishedAlertsIsNotResolvedBySettling() throws {
+        var first = try BudgetTracker(budget: sessionBudget())
+        let october = BudgetFigure(subject: "jupyterhub@oct", windowStart: at("2026-10-31T23:00:00Z"),
+                                   windowEnd: at("2026-11-01T00:00:00Z"), value: decimal("85"))
+        let published = try first.apply(october)
+        #expect(published.count == 2)
+        // After a restart only November's figures are read again (October's input is gone).
+        var restarted = try BudgetTracker(budget: sessionBudget())
+        try restarted.count(hour(2, 0, "10"))
+        restarted.restore(published)
+        #expect(try restarted.settle().isEmpty)
+    }
+}

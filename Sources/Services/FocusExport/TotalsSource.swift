@@ -136,11 +136,16 @@ final class TotalsSource {
                 db = try PostgresConnection(url: url)
                 writerConnection = db
             }
-            try costs.begin(day: day, on: db)
-        } catch let error as TotalsQueryError {
-            throw ExportError("writing the FOCUS rows of \(day) to PostgreSQL: \(error.message)")
         } catch {
             throw ExportError("connecting to PostgreSQL to write the FOCUS rows of \(day): \(error)")
+        }
+        do {
+            try costs.begin(day: day, on: db)
+        } catch {
+            // A statement that failed after BEGIN leaves the transaction aborted: end it, or the connection refuses
+            // every later export's statements.
+            if db.isConnected { _ = try? db.query("ROLLBACK") }
+            throw ExportError("writing the FOCUS rows of \(day) to PostgreSQL: \(error.message)")
         }
         let writer = CostRowsWriter(table: costs, db: db, day: day, revision: revision)
         defer { if !writer.isCommitted, db.isConnected { _ = try? db.query("ROLLBACK") } }

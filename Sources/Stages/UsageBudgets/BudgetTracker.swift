@@ -180,11 +180,12 @@ public struct BudgetTracker: Sendable {
         return period
     }
 
-    /// Decides every period on its current figure (after `count` and `restore`): the alerts the published ones did
-    /// not already decide, in period order.
+    /// Decides every period whose figures were counted on its current figure (after `count` and `restore`): the
+    /// alerts the published ones did not already decide, in period order. A period only named by published alerts
+    /// (its totals no longer read) is left as they left it: a figure of 0 would resolve what was never undone.
     public mutating func settle() throws(BudgetError) -> [BudgetAlert] {
         var alerts: [BudgetAlert] = []
-        for period in periods.keys.sorted() { alerts += try decide(period) }
+        for period in periods.keys.sorted() where !(periods[period]?.values.isEmpty ?? true) { alerts += try decide(period) }
         return alerts
     }
 

@@ -92,9 +92,10 @@ public struct FocusCostsTable: Sendable {
     /// Creates the table unless it exists with these columns; a table of other columns (an older export's) is
     /// dropped first.
     func createIfNeeded(on connection: PostgresConnection) throws(TotalsQueryError) {
+        // By the name PostgreSQL resolves (an unquoted name is folded to lower case), as the statements use it.
         let existing = try run("reading the columns of \(name)", """
-            SELECT column_name FROM information_schema.columns
-            WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position
+            SELECT attname FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped
+            ORDER BY attnum
             """, [.text(name)], on: connection).compactMap { $0[0] }
         let wanted = ["x_export_period", "x_export_revision", "x_export_row"] + columns.map(\.name)
         if existing == wanted { return }
