@@ -50,7 +50,7 @@ install_missing() { # WHAT PACKAGES...
 
 # 1. Debian packages.
 packages=(build-essential pkg-config ca-certificates
-  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev libpq-dev)
+  libssl-dev zlib1g-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev libpq-dev tzdata)
 [ $BUILD_ONLY -eq 1 ] || packages+=(postgresql python3 python3-pip python3-venv python3-yaml python3-jsonschema time graphviz fonts-dejavu-core)
 apt_updated=0
 install_missing "the build and the tests" "${packages[@]}" && apt_updated=1

@@ -53,14 +53,6 @@ public struct Budget: Sendable, Equatable {
         self.summary = summary
         self.location = location
     }
-
-    /// Whether a total of the tenant counts toward the budget (its scope; a quantity budget also needs the limit's
-    /// unit).
-    public func counts(_ total: UsageTotal) -> Bool {
-        guard total.key.tenant == tenant, scope.matches(total) else { return false }
-        if case .quantity(_, let unit) = limit { return total.unit == unit }
-        return true
-    }
 }
 
 /// What of a tenant's usage a budget counts: optionally one instance, one component, one metric (each nil for all).
@@ -74,12 +66,6 @@ public struct BudgetScope: Sendable, Equatable {
         self.instance = instance
         self.component = component
         self.metric = metric
-    }
-
-    /// Whether `total` is in the scope.
-    public func matches(_ total: UsageTotal) -> Bool {
-        (instance.map { $0 == total.key.instance } ?? true) && (component.map { $0 == total.key.component } ?? true)
-            && (metric.map { $0 == total.key.metric } ?? true)
     }
 }
 
@@ -95,14 +81,6 @@ public enum BudgetLimit: Sendable, Equatable {
         switch self {
         case .quantity(let amount, _): return amount
         case .cost(let money): return money.amount
-        }
-    }
-
-    /// The unit, or the currency code, figures are in.
-    public var unit: String {
-        switch self {
-        case .quantity(_, let unit): return unit
-        case .cost(let money): return money.currency.code
         }
     }
 }

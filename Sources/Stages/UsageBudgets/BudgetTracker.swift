@@ -189,12 +189,6 @@ public struct BudgetTracker: Sendable {
         return alerts
     }
 
-    /// Forgets the periods that ended before `time` (their figures can only change by a re-accounting older than
-    /// the engine keeps).
-    public mutating func forget(endedBefore time: Timestamp) {
-        periods = periods.filter { $0.key.end >= time }
-    }
-
     /// The projected figure of a period, nil while it has fewer than `trailingHours` hours behind it.
     func projection(_ state: PeriodState, period: BudgetPeriod) throws(ExactDecimalError) -> ExactDecimal? {
         guard let now = state.latestEnd else { return nil }
