@@ -219,21 +219,21 @@ struct UnpricedTotals {
         var result = UnpricedTotals()
         var session = try PriceBookSet.Session(books: books)
         let db = try PostgresConnection(url: databaseURL)
-        try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        defer { _ = try? db.query("ROLLBACK") }
-        let cursor = try queries.figures(from: period.start, to: period.end, on: db)
-        while true {
-            let figures = try cursor.next()
-            if figures.isEmpty { break }
-            for figure in figures {
-                guard let total = figure.usageTotal else {
-                    throw CLIError("the total \(figure.tenant)/\(figure.instance)/\(figure.component)/\(figure.metric) at \(figure.windowStart) has the quantity \(figure.quantity), which is not an exact quantity of the standard")
+        try queries.inSnapshot(on: db, failure: { CLIError($0.message) as any Error }) { () throws -> Void in
+            let cursor = try queries.figures(from: period.start, to: period.end, on: db)
+            while true {
+                let figures = try cursor.next()
+                if figures.isEmpty { break }
+                for figure in figures {
+                    guard let total = figure.usageTotal else {
+                        throw CLIError("the total \(figure.tenant)/\(figure.instance)/\(figure.component)/\(figure.metric) at \(figure.windowStart) has the quantity \(figure.quantity), which is not an exact quantity of the standard")
+                    }
+                    result.rated += 1
+                    guard case .unpriced(let reason) = try session.rate(total).rated.outcome else { continue }
+                    let group = Group(key: total.key, provider: total.provider ?? "-", unit: total.unit, reason: reason.code)
+                    let seen = result.groups[group]
+                    result.groups[group] = ((seen?.hours ?? 0) + 1, seen?.first ?? total.windowStart, total.windowStart)
                 }
-                result.rated += 1
-                guard case .unpriced(let reason) = try session.rate(total).rated.outcome else { continue }
-                let group = Group(key: total.key, provider: total.provider ?? "-", unit: total.unit, reason: reason.code)
-                let seen = result.groups[group]
-                result.groups[group] = ((seen?.hours ?? 0) + 1, seen?.first ?? total.windowStart, total.windowStart)
             }
         }
         return result

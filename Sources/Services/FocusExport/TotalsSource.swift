@@ -53,17 +53,10 @@ final class TotalsSource {
     /// One consistent reading of a period: `body` gets its summary, sums per unit and the highest overlapping replay
     /// revision, and may stream its rows; all from one snapshot (a read-only, repeatable-read transaction).
     func withSnapshot<T>(of period: ExportPeriod, _ body: (Snapshot) throws(ExportError) -> T) throws(ExportError) -> T {
-        let db = try run("starting a snapshot of \(period)") { db throws(PostgresError) in
-            try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            return db
-        }
-        do {
-            let result = try body(Snapshot(db: db, queries: queries, period: period))
-            try run("reading the totals of \(period)") { db throws(PostgresError) in try db.query("COMMIT") }
-            return result
-        } catch {
-            if db.isConnected { _ = try? db.query("ROLLBACK") }
-            throw error
+        let db = try run("connecting to read the totals of \(period)") { db throws(PostgresError) in db }
+        let names = queries.names
+        return try queries.inSnapshot(on: db, failure: { Self.exportError("reading the totals of \(period)", $0, names: names) }) {
+            () throws(ExportError) -> T in try body(Snapshot(db: db, queries: queries, period: period))
         }
     }
 

@@ -124,7 +124,7 @@ struct UsageHandler: APIProtocol {
         let books = costs ? prices.set : nil
         let (page, figures) = try await store.run { queries, db throws(TotalsQueryError) -> (TotalsSummaryPage, [CurrentFigure]) in
             guard books != nil else { return (try queries.summaries(totalsQuery, on: db), []) }
-            return try Self.snapshot(db) { () throws(TotalsQueryError) -> (TotalsSummaryPage, [CurrentFigure]) in
+            return try queries.inSnapshot(on: db, failure: { $0 }) { () throws(TotalsQueryError) -> (TotalsSummaryPage, [CurrentFigure]) in
                 let page = try queries.summaries(totalsQuery, on: db)
                 let rows = page.rows.map(UsageRow.init)
                 guard let range = UsageCosts.ratingRange(of: rows, query: query) else { return (page, []) }
@@ -174,27 +174,6 @@ struct UsageHandler: APIProtocol {
                    windowStart: figure.windowStart, windowEnd: figure.windowEnd, quantity: .zero, unit: figure.unit,
                    eventCount: figure.eventCount, status: figure.status, sourcePartition: "", lastOffset: 0,
                    provider: figure.provider, revision: figure.revision)
-    }
-
-    /// Runs `body` in a read-only repeatable-read transaction on `db` (one snapshot; the figures cursor needs a
-    /// transaction), ended whatever happens.
-    static func snapshot<T>(_ db: PostgresConnection, _ body: () throws(TotalsQueryError) -> T) throws(TotalsQueryError) -> T {
-        func execute(_ statement: String) throws(TotalsQueryError) {
-            do {
-                try db.query(statement)
-            } catch {
-                throw TotalsQueryError(.database, "reading the totals for costs (\(statement)): \(error)", postgres: error)
-            }
-        }
-        try execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        do {
-            let value = try body()
-            try execute("COMMIT")
-            return value
-        } catch {
-            if db.isConnected { _ = try? db.query("ROLLBACK") }
-            throw error
-        }
     }
 
     static func parameters(_ query: Operations.GetUsage.Input.Query) -> UsageQuery.Parameters {

@@ -30,6 +30,30 @@ public struct CurrentTotalsQueries: Sendable {
         }
     }
 
+    /// Runs `body` in one read-only, repeatable-read transaction on `connection`: one snapshot of the totals (the
+    /// figures cursor needs a transaction). Committed after `body`, rolled back when it throws; `failure` words a
+    /// failure of the transaction itself as the caller's error.
+    public func inSnapshot<T, Failure: Error>(on connection: PostgresConnection, failure: (TotalsQueryError) -> Failure,
+                                              _ body: () throws(Failure) -> T) throws(Failure) -> T {
+        do {
+            _ = try run("starting a snapshot of the totals", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", on: connection)
+        } catch {
+            throw failure(error)
+        }
+        do throws(Failure) {
+            let value = try body()
+            do {
+                _ = try run("ending a snapshot of the totals", "COMMIT", on: connection)
+            } catch {
+                throw failure(error)
+            }
+            return value
+        } catch {
+            if connection.isConnected { _ = try? connection.query("ROLLBACK") }
+            throw error
+        }
+    }
+
     // MARK: - The usage API's queries
 
     /// One page of the current figures of `query` summed per window and group, in a fixed order (window start,
